@@ -1,0 +1,449 @@
+//! Circuit breaker: consecutive failures open it, a cooldown later trial calls test it.
+//!
+//! All state is in atomics. The phase word packs the state, a "forced by an operator" flag and
+//! a generation that every transition bumps; the trial word packs the half-open period's
+//! generation with its trials in flight and its successes, so a trial of an earlier period can
+//! neither close nor re-open a later one, and the counters of a new period start at zero without
+//! anyone resetting them. The closed state's path is one load.
+
+use std::time::Duration;
+
+use crate::clock::{duration_to_nanos, Nanos};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+
+/// The state of a circuit breaker.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::CircuitState;
+/// assert_ne!(CircuitState::Closed, CircuitState::Open);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Calls pass; failures in a row are counted.
+    Closed,
+    /// Calls are rejected until the cooldown has passed.
+    Open,
+    /// A few trial calls pass; their outcome closes or re-opens the breaker.
+    HalfOpen,
+}
+
+/// A circuit breaker's settings: open after `threshold` failures in a row, stay open for
+/// `cooldown`, then let `half_open` trial calls through at a time; that many successes in a row
+/// close it and one failure re-opens it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let b = staunch_runtime::Breaker::new().threshold(3).cooldown(Duration::from_secs(10)).half_open(2);
+/// assert_eq!(b.threshold_value(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Breaker {
+    pub(crate) threshold: u32,
+    pub(crate) cooldown: Duration,
+    pub(crate) half_open: u32,
+}
+
+impl Breaker {
+    /// The defaults: `threshold = 5`, `cooldown = 30s`, `half_open = 1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new(), staunch_runtime::Breaker::default());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Breaker {
+            threshold: 5,
+            cooldown: Duration::from_secs(30),
+            half_open: 1,
+        }
+    }
+
+    /// Failures in a row that open the breaker (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = staunch_runtime::Breaker::new().threshold(1);
+    /// ```
+    #[must_use]
+    pub const fn threshold(mut self, n: u32) -> Self {
+        self.threshold = n;
+        self
+    }
+
+    /// How long the breaker stays open before it lets trial calls through.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = staunch_runtime::Breaker::new().cooldown(std::time::Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub const fn cooldown(mut self, d: Duration) -> Self {
+        self.cooldown = d;
+        self
+    }
+
+    /// Trial calls let through at a time while half-open, and successes in a row that close it
+    /// (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = staunch_runtime::Breaker::new().half_open(3);
+    /// ```
+    #[must_use]
+    pub const fn half_open(mut self, m: u32) -> Self {
+        self.half_open = m;
+        self
+    }
+
+    /// The configured threshold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().threshold_value(), 5);
+    /// ```
+    #[must_use]
+    pub const fn threshold_value(&self) -> u32 {
+        self.threshold
+    }
+
+    /// The configured cooldown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().cooldown_value().as_secs(), 30);
+    /// ```
+    #[must_use]
+    pub const fn cooldown_value(&self) -> Duration {
+        self.cooldown
+    }
+
+    /// The configured number of half-open trials.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().half_open_value(), 1);
+    /// ```
+    #[must_use]
+    pub const fn half_open_value(&self) -> u32 {
+        self.half_open
+    }
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+const STATE_MASK: u64 = 0b11;
+const FORCED: u64 = 0b100;
+const GEN_SHIFT: u32 = 3;
+
+const fn phase(state: u64, forced: bool, gen: u64) -> u64 {
+    state | if forced { FORCED } else { 0 } | (gen << GEN_SHIFT)
+}
+const fn state_of(p: u64) -> u64 {
+    p & STATE_MASK
+}
+const fn forced_of(p: u64) -> bool {
+    p & FORCED != 0
+}
+const fn gen_of(p: u64) -> u64 {
+    p >> GEN_SHIFT
+}
+
+/// Trial word: the low 32 bits of the half-open generation, trials in flight, successes.
+const fn trials(gen: u64, inflight: u64, successes: u64) -> u64 {
+    ((gen & 0xffff_ffff) << 32) | ((inflight & 0xffff) << 16) | (successes & 0xffff)
+}
+/// Unpacks the trial word for generation `gen`: a word tagged with another generation belongs
+/// to an earlier half-open period, and counts as empty.
+const fn trials_of(t: u64, gen: u64) -> (u64, u64) {
+    if t >> 32 == gen & 0xffff_ffff {
+        ((t >> 16) & 0xffff, t & 0xffff)
+    } else {
+        (0, 0)
+    }
+}
+
+/// What the breaker let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// A call while closed (or forced closed).
+    Closed,
+    /// A trial call of the half-open period with this generation.
+    Trial(u64),
+}
+
+/// A circuit breaker's state.
+#[derive(Debug)]
+pub(crate) struct BreakerState {
+    cfg: Breaker,
+    cooldown: Nanos,
+    phase: AtomicU64,
+    failures: AtomicU32,
+    opened_at: AtomicU64,
+    trials: AtomicU64,
+}
+
+impl BreakerState {
+    pub(crate) fn new(cfg: Breaker) -> Self {
+        BreakerState {
+            cfg,
+            cooldown: duration_to_nanos(cfg.cooldown),
+            phase: AtomicU64::new(phase(CLOSED, false, 0)),
+            failures: AtomicU32::new(0),
+            opened_at: AtomicU64::new(0),
+            trials: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a call may pass now. `now` is read only when the breaker is not closed.
+    /// On rejection, returns how long until a trial may pass.
+    #[inline]
+    pub(crate) fn admit(&self, now: impl FnOnce() -> Nanos) -> Result<Pass, Duration> {
+        let p = self.phase.load(Ordering::Acquire);
+        if state_of(p) == CLOSED {
+            return Ok(Pass::Closed);
+        }
+        self.admit_slow(p, now())
+    }
+
+    #[cold]
+    fn admit_slow(&self, mut p: u64, now: Nanos) -> Result<Pass, Duration> {
+        loop {
+            match state_of(p) {
+                CLOSED => return Ok(Pass::Closed),
+                OPEN => {
+                    if forced_of(p) {
+                        return Err(self.cfg.cooldown);
+                    }
+                    let until = self
+                        .opened_at
+                        .load(Ordering::Acquire)
+                        .saturating_add(self.cooldown);
+                    if now < until {
+                        return Err(Duration::from_nanos(until - now));
+                    }
+                    let half = phase(HALF_OPEN, false, gen_of(p) + 1);
+                    p = match self.phase.compare_exchange(
+                        p,
+                        half,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => half,
+                        Err(actual) => actual,
+                    };
+                }
+                _ => {
+                    let gen = gen_of(p);
+                    let max = u64::from(self.cfg.half_open);
+                    let got = self
+                        .trials
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                            let (inflight, successes) = trials_of(t, gen);
+                            (inflight + successes < max)
+                                .then(|| trials(gen, inflight + 1, successes))
+                        });
+                    return match got {
+                        Ok(_) => Ok(Pass::Trial(gen)),
+                        Err(_) => Err(Duration::ZERO),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Records a success of a call the breaker let through.
+    #[inline]
+    pub(crate) fn success(&self, pass: Pass) {
+        match pass {
+            Pass::Closed => {
+                // A load first: the common case writes nothing, so threads do not fight over
+                // the cache line.
+                if self.failures.load(Ordering::Relaxed) != 0 {
+                    self.failures.store(0, Ordering::Relaxed);
+                }
+            }
+            Pass::Trial(gen) => self.trial_success(gen),
+        }
+    }
+
+    #[cold]
+    fn trial_success(&self, gen: u64) {
+        let max = u64::from(self.cfg.half_open);
+        let Ok(prev) = self
+            .trials
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                let (inflight, successes) = trials_of(t, gen);
+                (t >> 32 == gen & 0xffff_ffff)
+                    .then(|| trials(gen, inflight.saturating_sub(1), successes + 1))
+            })
+        else {
+            return;
+        };
+        if trials_of(prev, gen).1 + 1 >= max {
+            let half = phase(HALF_OPEN, false, gen);
+            if self
+                .phase
+                .compare_exchange(
+                    half,
+                    phase(CLOSED, false, gen + 1),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                self.failures.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    /// Records a failure (an `Err`, a timeout or a panic) of a call the breaker let through.
+    pub(crate) fn failure(&self, pass: Pass, now: Nanos) {
+        match pass {
+            Pass::Closed => {
+                let p = self.phase.load(Ordering::Acquire);
+                if state_of(p) != CLOSED || forced_of(p) {
+                    return;
+                }
+                let n = self
+                    .failures
+                    .fetch_add(1, Ordering::AcqRel)
+                    .saturating_add(1);
+                if n >= self.cfg.threshold {
+                    self.open(p, now);
+                }
+            }
+            Pass::Trial(gen) => {
+                self.release(pass);
+                self.open(phase(HALF_OPEN, false, gen), now);
+            }
+        }
+    }
+
+    /// Opens the breaker if it is still in phase `from`.
+    fn open(&self, from: u64, now: Nanos) {
+        // The time goes in first: whoever sees the new phase must see its cooldown start. If the
+        // exchange fails, another thread moved the phase (and wrote its own, equally recent time).
+        self.opened_at.store(now, Ordering::Release);
+        let _ = self.phase.compare_exchange(
+            from,
+            phase(OPEN, false, gen_of(from) + 1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Gives back a trial slot without an outcome (a later part rejected the call, or its future
+    /// was dropped).
+    pub(crate) fn release(&self, pass: Pass) {
+        if let Pass::Trial(gen) = pass {
+            let _ = self
+                .trials
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                    let (inflight, successes) = trials_of(t, gen);
+                    (t >> 32 == gen & 0xffff_ffff && inflight > 0)
+                        .then(|| trials(gen, inflight - 1, successes))
+                });
+        }
+    }
+
+    /// The state as a caller arriving at `now` would find it: an open breaker whose cooldown has
+    /// passed reads as half-open.
+    pub(crate) fn state(&self, now: Nanos) -> CircuitState {
+        let p = self.phase.load(Ordering::Acquire);
+        match state_of(p) {
+            CLOSED => CircuitState::Closed,
+            OPEN if forced_of(p) => CircuitState::Open,
+            OPEN => {
+                let until = self
+                    .opened_at
+                    .load(Ordering::Acquire)
+                    .saturating_add(self.cooldown);
+                if now < until {
+                    CircuitState::Open
+                } else {
+                    CircuitState::HalfOpen
+                }
+            }
+            _ => CircuitState::HalfOpen,
+        }
+    }
+
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.failures.load(Ordering::Acquire)
+    }
+
+    /// Would a call be let through at `now`? Takes no trial slot.
+    pub(crate) fn check(&self, now: Nanos) -> Result<(), Duration> {
+        let p = self.phase.load(Ordering::Acquire);
+        match state_of(p) {
+            CLOSED => Ok(()),
+            OPEN => {
+                if forced_of(p) {
+                    return Err(self.cfg.cooldown);
+                }
+                let until = self
+                    .opened_at
+                    .load(Ordering::Acquire)
+                    .saturating_add(self.cooldown);
+                if now < until {
+                    Err(Duration::from_nanos(until - now))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => {
+                let (inflight, successes) =
+                    trials_of(self.trials.load(Ordering::Acquire), gen_of(p));
+                if inflight + successes < u64::from(self.cfg.half_open) {
+                    Ok(())
+                } else {
+                    Err(Duration::ZERO)
+                }
+            }
+        }
+    }
+
+    /// Holds the breaker open (rejecting every call) until [`force_closed`](Self::force_closed)
+    /// or [`reset`](Self::reset).
+    pub(crate) fn force_open(&self, now: Nanos) {
+        self.opened_at.store(now, Ordering::Release);
+        self.set(|p| phase(OPEN, true, gen_of(p) + 1));
+    }
+
+    /// Holds the breaker closed (failures are not counted) until [`reset`](Self::reset).
+    pub(crate) fn force_closed(&self) {
+        self.failures.store(0, Ordering::Release);
+        self.set(|p| phase(CLOSED, true, gen_of(p) + 1));
+    }
+
+    /// Back to closed, counting failures from zero.
+    pub(crate) fn reset(&self) {
+        self.failures.store(0, Ordering::Release);
+        self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
+    }
+
+    fn set(&self, f: impl Fn(u64) -> u64) {
+        let _ = self
+            .phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(f(p)));
+    }
+}

@@ -1,0 +1,70 @@
+//! Bulkhead: at most N calls in flight; the next one is turned away at once.
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// Counts the calls in flight of a policy and bounds them.
+///
+/// Every policy counts its calls in flight (for [`Signals::inflight`](crate::Signals::inflight));
+/// only one with `max_inflight` turns calls away.
+#[derive(Debug)]
+pub(crate) struct Bulkhead {
+    limit: usize,
+    inflight: AtomicUsize,
+}
+
+impl Bulkhead {
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Bulkhead {
+            limit: limit.unwrap_or(usize::MAX),
+            inflight: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes a slot, or returns the limit when every slot is taken. A compare-and-swap rather
+    /// than an add-then-undo, so that a call turned away never makes a concurrent call see a
+    /// full bulkhead that is not.
+    #[inline]
+    pub(crate) fn enter(&self) -> Result<Slot<'_>, usize> {
+        let mut n = self.inflight.load(Ordering::Relaxed);
+        loop {
+            if n >= self.limit {
+                return Err(self.limit);
+            }
+            match self.inflight.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(Slot { bulkhead: self }),
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    pub(crate) fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn limit(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then_some(self.limit)
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.inflight() >= self.limit
+    }
+}
+
+/// A slot in the bulkhead, given back when dropped: on success, error, panic, or when the future
+/// holding it is dropped.
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    bulkhead: &'a Bulkhead,
+}
+
+impl Drop for Slot<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.bulkhead.inflight.fetch_sub(1, Ordering::Release);
+    }
+}

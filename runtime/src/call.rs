@@ -1,0 +1,542 @@
+//! One call through a policy: attempts, their admission, their outcome, and the retry loop.
+
+use std::future::{poll_fn, Future};
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+
+use crate::breaker::{BreakerState, Pass};
+use crate::bulkhead::Slot;
+use crate::classify::{Class, Classify};
+use crate::clock::{self, Mode, Nanos};
+use crate::limiter::Take;
+use crate::policy::{Policy, Shared};
+use crate::Error;
+
+/// What a function returns: a `Result`, by any alias.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::IsResult;
+/// let r: std::io::Result<u8> = Ok(1);
+/// assert!(r.as_err().is_none());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`#[resilient]` functions must return a `Result`, found `{Self}`",
+    label = "this is not a `Result`",
+    note = "return `Result<T, E>` (or an alias such as `std::io::Result<T>`) with `E: From<staunch::Error>`"
+)]
+pub trait IsResult {
+    /// The success type.
+    type Ok;
+    /// The error type.
+    type Err;
+    /// The error, if this is one.
+    fn as_err(&self) -> Option<&Self::Err>;
+    /// An `Err`.
+    fn from_err(e: Self::Err) -> Self;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline]
+    fn as_err(&self) -> Option<&E> {
+        self.as_ref().err()
+    }
+    #[inline]
+    fn from_err(e: E) -> Self {
+        Err(e)
+    }
+}
+
+/// What one attempt needs besides the body: the key of a keyed limiter.
+///
+/// # Examples
+///
+/// ```
+/// let req = staunch_runtime::Req::new().key(staunch_runtime::key_hash(&42_u64));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Req {
+    key: u64,
+}
+
+impl Req {
+    /// A request with no key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let req = staunch_runtime::Req::new();
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Req { key: 0 }
+    }
+
+    /// The request's key for a keyed limiter (from [`key_hash`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let req = staunch_runtime::Req::new().key(7);
+    /// ```
+    #[must_use]
+    pub const fn key(mut self, key: u64) -> Self {
+        self.key = key;
+        self
+    }
+}
+
+static KEY_HASHER: Lazy<std::collections::hash_map::RandomState> = Lazy::new(Default::default);
+
+/// The 64-bit hash under which a keyed limiter keeps `key` (seeded at random once per process).
+///
+/// Keys are stored as this hash, so a key that borrows (`&str`) works as well as an owned one.
+/// Two keys whose hashes collide share one bucket: stricter, never looser.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::key_hash;
+/// assert_eq!(key_hash("alice"), key_hash(&String::from("alice")));
+/// assert_ne!(key_hash("alice"), key_hash("bob"));
+/// ```
+#[must_use]
+pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
+    KEY_HASHER.hash_one(key)
+}
+
+/// What the caller does after an attempt.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::{Policy, Req, Step, Class};
+/// let policy = Policy::builder("docs-step").build().unwrap();
+/// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
+/// let r = loop {
+///     match call.attempt_sync(Req::new(), || Ok(1)) {
+///         Step::Done(r) | Step::Fallback(r) => break r,
+///         Step::Again => {}
+///     }
+/// };
+/// assert_eq!(r, Ok(1));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Step<R> {
+    /// Return this.
+    Done(R),
+    /// The attempt failed and is worth another; the backoff wait is over: attempt again.
+    Again,
+    /// The call finally failed or was rejected, and the error is worth a fallback: call it, or
+    /// return this error if there is none.
+    Fallback(R),
+}
+
+/// A call in progress: how many retries it has made, and how its errors are classified.
+///
+/// The retry loop is the caller's, so that every attempt can build its body afresh (and lend
+/// `&mut self` to it): see [`Step`].
+#[derive(Debug)]
+pub struct Call<'p, R: IsResult> {
+    policy: &'p Policy,
+    retries: u32,
+    classify: fn(&R::Err) -> Class,
+    _result: PhantomData<fn() -> R>,
+}
+
+/// A pass through the breaker: given back (without an outcome) when dropped unrecorded.
+struct Admitted<'a> {
+    breaker: Option<&'a BreakerState>,
+    pass: Pass,
+}
+
+impl Admitted<'_> {
+    fn success(self) {
+        if let Some(b) = self.breaker {
+            b.success(self.pass);
+        }
+        std::mem::forget(self);
+    }
+
+    fn failure(self, now: Nanos) {
+        if let Some(b) = self.breaker {
+            b.failure(self.pass, now);
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.breaker {
+            b.release(self.pass);
+        }
+    }
+}
+
+impl Shared {
+    /// Breaker, then limiter: the pass, and how long to wait for the reserved token. Reads the
+    /// clock at most once, and only when the breaker is not closed or there is a limiter.
+    #[inline]
+    fn admit(&self, req: Req, mode: Mode) -> Result<(Admitted<'_>, Nanos), Error> {
+        let mut now = None;
+        let mut read = || *now.get_or_insert_with(|| mode.now());
+        let pass = match &self.breaker {
+            None => Pass::Closed,
+            Some(b) => match b.admit(&mut read) {
+                Ok(pass) => pass,
+                Err(retry_in) => {
+                    return Err(Error::CircuitOpen {
+                        policy: self.name.clone(),
+                        retry_in,
+                    })
+                }
+            },
+        };
+        let admitted = Admitted {
+            breaker: self.breaker.as_ref(),
+            pass,
+        };
+        let mut wait = 0;
+        if let Some(l) = &self.limiter {
+            match l.take(req.key, read(), self.max_wait) {
+                Take::Wait(w) => wait = w,
+                Take::Refused(w) => {
+                    return Err(Error::RateLimited {
+                        policy: self.name.clone(),
+                        retry_after: Duration::from_nanos(w),
+                    })
+                }
+            }
+        }
+        Ok((admitted, wait))
+    }
+
+    /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).
+    #[inline]
+    fn enter(&self) -> Result<Slot<'_>, Error> {
+        self.bulkhead.enter().map_err(|limit| Error::BulkheadFull {
+            policy: self.name.clone(),
+            limit,
+        })
+    }
+}
+
+enum Settled<R> {
+    Step(Step<R>),
+    RetryAfter(Duration),
+}
+
+impl<R: IsResult> Call<'_, R>
+where
+    R::Err: From<Error>,
+{
+    /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
+    /// failure and goes on unwinding), the outcome, and the backoff wait before `Again`.
+    /// Waits block the thread (or move its [`MockClock`](crate::MockClock)).
+    ///
+    /// # Examples
+    ///
+    /// See [`Step`].
+    pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
+        let shared = &*self.policy.shared;
+        let admitted = match shared.admit(req, Mode::Sync) {
+            Ok((admitted, wait)) => {
+                clock::sleep_sync(Duration::from_nanos(wait));
+                admitted
+            }
+            Err(e) => return self.rejected(e),
+        };
+        let slot = match shared.enter() {
+            Ok(slot) => slot,
+            Err(e) => return self.rejected(e),
+        };
+        let out = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(out) => out,
+            Err(panic) => {
+                admitted.failure(Mode::Sync.now());
+                drop(slot);
+                resume_unwind(panic)
+            }
+        };
+        drop(slot);
+        match self.settle(out, admitted, Mode::Sync) {
+            Settled::Step(step) => step,
+            Settled::RetryAfter(w) => {
+                clock::sleep_sync(w);
+                Step::Again
+            }
+        }
+    }
+
+    /// Runs one attempt of an async call, as [`attempt_sync`](Self::attempt_sync) does, on
+    /// tokio's clock and timers, with the policy's timeout. Dropping the future releases
+    /// everything the attempt holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use staunch_runtime::{Class, Policy, Req, Step};
+    /// let policy = Policy::builder("docs-attempt-async").build().unwrap();
+    /// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
+    /// let step = call.attempt_async(Req::new(), async { Ok(5) }).await;
+    /// assert_eq!(step, Step::Done(Ok(5)));
+    /// # }
+    /// ```
+    pub async fn attempt_async<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
+        let shared = &*self.policy.shared;
+        let admitted = match shared.admit(req, Mode::Async) {
+            Ok((admitted, 0)) => admitted,
+            Ok((admitted, wait)) => {
+                tokio::time::sleep(Duration::from_nanos(wait)).await;
+                admitted
+            }
+            Err(e) => return self.rejected(e),
+        };
+        let slot = match shared.enter() {
+            Ok(slot) => slot,
+            Err(e) => return self.rejected(e),
+        };
+        let mut body = pin!(f);
+        let caught =
+            poll_fn(
+                |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                },
+            );
+        let caught = match self.policy.timeout {
+            None => caught.await,
+            Some(after) => match tokio::time::timeout(after, caught).await {
+                Ok(caught) => caught,
+                Err(_) => Ok(R::from_err(R::Err::from(Error::Timeout {
+                    policy: shared.name.clone(),
+                    after,
+                }))),
+            },
+        };
+        let out = match caught {
+            Ok(out) => out,
+            Err(panic) => {
+                admitted.failure(Mode::Async.now());
+                drop(slot);
+                resume_unwind(panic)
+            }
+        };
+        drop(slot);
+        match self.settle(out, admitted, Mode::Async) {
+            Settled::Step(step) => step,
+            Settled::RetryAfter(w) => {
+                tokio::time::sleep(w).await;
+                Step::Again
+            }
+        }
+    }
+
+    /// Records the outcome and decides what follows.
+    fn settle(&mut self, out: R, admitted: Admitted<'_>, mode: Mode) -> Settled<R> {
+        let Some(e) = out.as_err() else {
+            admitted.success();
+            return Settled::Step(Step::Done(out));
+        };
+        admitted.failure(mode.now());
+        let class = (self.classify)(e);
+        if class.retryable {
+            if let Some(retry) = &self.policy.retry {
+                if self.retries < retry.max {
+                    let wait = retry.wait(self.retries, class.retry_after);
+                    self.retries += 1;
+                    return Settled::RetryAfter(wait);
+                }
+            }
+        }
+        Settled::Step(if class.fallback {
+            Step::Fallback(out)
+        } else {
+            Step::Done(out)
+        })
+    }
+
+    /// A rejection by the policy itself ends the call: it is not retried, and is worth a
+    /// fallback.
+    #[cold]
+    fn rejected(&mut self, e: Error) -> Step<R> {
+        Step::Fallback(R::from_err(R::Err::from(e)))
+    }
+
+    /// Retries made so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = staunch_runtime::Policy::builder("docs-retries").build().unwrap();
+    /// let call = p.begin::<Result<(), staunch_runtime::Error>>(|_| staunch_runtime::Class::DEFAULT);
+    /// assert_eq!(call.retries(), 0);
+    /// ```
+    #[must_use]
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+}
+
+impl Policy {
+    /// Starts a call whose errors `classify` classifies. The low-level API that the attribute
+    /// expands to; [`call`](Self::call) and [`call_async`](Self::call_async) wrap it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Step`].
+    pub fn begin<R: IsResult>(&self, classify: fn(&R::Err) -> Class) -> Call<'_, R>
+    where
+        R::Err: From<Error>,
+    {
+        Call {
+            policy: self,
+            retries: 0,
+            classify,
+            _result: PhantomData,
+        }
+    }
+
+    /// Calls `f` through the policy, blocking the thread for waits; every error is retryable.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = staunch_runtime::Policy::builder("docs-call").max_inflight(1).build().unwrap();
+    /// let r: Result<u8, staunch_runtime::Error> = p.call(|| Ok(1));
+    /// assert_eq!(r, Ok(1));
+    /// ```
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_sync(|_| Class::DEFAULT, f)
+    }
+
+    /// [`call`](Self::call) with errors classified by their [`Classify`] implementation.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Policy, Retry};
+    /// let p = Policy::builder("docs-call-classified").retry(Retry::new()).build().unwrap();
+    /// let mut calls = 0;
+    /// let r: std::io::Result<()> = p.call_classified(|| {
+    ///     calls += 1;
+    ///     Err(std::io::ErrorKind::NotFound.into())
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(calls, 1); // not found is not retryable
+    /// ```
+    pub fn call_classified<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error> + Classify,
+    {
+        self.run_sync(Classify::class, f)
+    }
+
+    fn run_sync<T, E, F>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(classify);
+        loop {
+            match call.attempt_sync(Req::new(), &mut f) {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
+    }
+
+    /// Calls the future that `f` makes through the policy, on tokio's timers; every error is
+    /// retryable. `f` makes one future per attempt.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let p = staunch_runtime::Policy::builder("docs-call-async")
+    ///     .timeout(std::time::Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// let r: Result<u8, staunch_runtime::Error> = p.call_async(|| async { Ok(2) }).await;
+    /// assert_eq!(r, Ok(2));
+    /// # }
+    /// ```
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        self.run_async(|_| Class::DEFAULT, f).await
+    }
+
+    /// [`call_async`](Self::call_async) with errors classified by their [`Classify`]
+    /// implementation.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let p = staunch_runtime::Policy::builder("docs-call-async-classified").build().unwrap();
+    /// let r: std::io::Result<u8> = p.call_async_classified(|| async { Ok(3) }).await;
+    /// assert_eq!(r.unwrap(), 3);
+    /// # }
+    /// ```
+    pub async fn call_async_classified<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error> + Classify,
+    {
+        self.run_async(Classify::class, f).await
+    }
+
+    async fn run_async<T, E, F, Fut>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(classify);
+        loop {
+            match call.attempt_async(Req::new(), f()).await {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `STAUNCH_<NAME>_<KNOB>` overrides, read when a policy is created.
+//!
+//! A value that does not parse or lies outside the option's valid values is reported once
+//! (standard error and [`warnings`]) naming the variable, and the configured value is kept.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+
+use crate::sync::{lock, Mutex};
+
+static REPORTED: Lazy<Mutex<(BTreeSet<String>, Vec<String>)>> = Lazy::new(Mutex::default);
+
+/// Every problem with a `STAUNCH_*` variable reported so far, oldest first, each reported once.
+///
+/// # Examples
+///
+/// ```
+/// std::env::set_var("STAUNCH_DOCS_WARNINGS_RPS", "fast");
+/// let _ = staunch_runtime::Policy::builder("docs-warnings").rps(5.0).build();
+/// assert!(staunch_runtime::warnings().iter().any(|w| w.contains("STAUNCH_DOCS_WARNINGS_RPS")));
+/// ```
+#[must_use]
+pub fn warnings() -> Vec<String> {
+    lock(&REPORTED).1.clone()
+}
+
+fn report(var: &str, message: String) {
+    let mut reported = lock(&REPORTED);
+    if reported.0.insert(var.to_owned()) {
+        eprintln!("staunch: {message}");
+        reported.1.push(message);
+    }
+}
+
+/// The variable-name prefix of a policy: `STAUNCH_` and the name in upper case with every
+/// character other than `A-Z` and `0-9` turned into `_`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(staunch_runtime::env_prefix("open-ai.v1"), "STAUNCH_OPEN_AI_V1_");
+/// ```
+#[must_use]
+pub fn env_prefix(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 9);
+    s.push_str("STAUNCH_");
+    s.extend(name.chars().map(|c| {
+        let c = c.to_ascii_uppercase();
+        if c.is_ascii_uppercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '_'
+        }
+    }));
+    s.push('_');
+    s
+}
+
+/// Reads knobs of one policy.
+pub(crate) struct Knobs {
+    prefix: String,
+}
+
+impl Knobs {
+    pub(crate) fn new(name: &str) -> Self {
+        Knobs {
+            prefix: env_prefix(name),
+        }
+    }
+
+    fn raw(&self, knob: &str) -> Option<(String, String)> {
+        let var = format!("{}{knob}", self.prefix);
+        let value = std::env::var(&var).ok()?;
+        Some((var, value))
+    }
+
+    fn get<T>(&self, knob: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let (var, value) = self.raw(knob)?;
+        let parsed = parse(value.trim());
+        if parsed.is_none() {
+            report(
+                &var,
+                format!("ignoring {var}={value:?}: expected {what}; keeping the configured value"),
+            );
+        }
+        parsed
+    }
+
+    /// A rate: a positive, finite number.
+    pub(crate) fn rate(&self, knob: &str) -> Option<f64> {
+        self.get(knob, "a number greater than 0", |v| {
+            v.parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0)
+        })
+    }
+
+    /// A whole number of at least 1.
+    pub(crate) fn count<T: TryFrom<u64>>(&self, knob: &str) -> Option<T> {
+        self.get(knob, "a whole number of at least 1", |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .and_then(|n| T::try_from(n).ok())
+        })
+    }
+
+    /// A duration written as in the attribute.
+    pub(crate) fn duration(&self, knob: &str) -> Option<Duration> {
+        self.get(
+            knob,
+            "a duration such as `30`, `0.5`, `250ms`, `2s`, `1m` or `1h`",
+            parse_duration,
+        )
+    }
+}
+
+/// Parses a duration as the attribute writes it: seconds as an integer (`30`) or a float
+/// (`0.25`), or a number with a unit (`250ms`, `2s`, `1m`, `1h`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use staunch_runtime::parse_duration;
+/// assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("0.5"), Some(Duration::from_millis(500)));
+/// assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+/// assert_eq!(parse_duration("soon"), None);
+/// ```
+#[must_use]
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let scale = match unit.trim() {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(n * scale).ok()
+}

@@ -1,0 +1,324 @@
+//! Rate limiter: GCRA (a token bucket kept as one "theoretical arrival time").
+//!
+//! A bucket of `burst` tokens refilled at one token every `interval` is the single number
+//! `tat`: the instant at which the bucket would be full again. A call at `now` takes a token
+//! when `max(tat, now) + interval - now <= burst * interval`; otherwise it may reserve the next
+//! token and wait for it. A bucket whose `tat` lies in the past is full, which is why a keyed
+//! limiter may forget such a bucket without any key gaining tokens by it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::Duration;
+
+use crate::clock::{duration_to_nanos, Nanos};
+use crate::sync::{lock, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+/// The rules of one bucket, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gcra {
+    /// Time to refill one token.
+    pub(crate) interval: Nanos,
+    /// `burst * interval`: how far ahead of `now` the arrival time may run.
+    pub(crate) tolerance: Nanos,
+}
+
+/// The outcome of asking for one token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// A token is reserved; wait this long before using it (zero: use it now).
+    Wait(Nanos),
+    /// No token within the wait bound; one would come after this long. Nothing was taken.
+    Refused(Nanos),
+}
+
+impl Gcra {
+    /// `rate` tokens per `per`, `burst` at most, rounded so the limiter never admits more than
+    /// `burst + rate * elapsed`.
+    pub(crate) fn new(rate: f64, per: Duration, burst: u32) -> Self {
+        let interval = ((per.as_nanos() as f64 / rate).ceil() as u64).max(1);
+        Gcra {
+            interval,
+            tolerance: interval.saturating_mul(u64::from(burst.max(1))),
+        }
+    }
+
+    /// Decides one request against arrival time `tat`: the new `tat`, if it takes a token.
+    #[inline]
+    pub(crate) fn decide(self, tat: Nanos, now: Nanos, max_wait: Nanos) -> (Option<Nanos>, Take) {
+        let next = tat.max(now).saturating_add(self.interval);
+        let wait = next.saturating_sub(now).saturating_sub(self.tolerance);
+        if wait <= max_wait {
+            (Some(next), Take::Wait(wait))
+        } else {
+            (None, Take::Refused(wait))
+        }
+    }
+
+    /// Tokens available at `now` for arrival time `tat` (fractional).
+    pub(crate) fn remaining(self, tat: Nanos, now: Nanos) -> f64 {
+        let backlog = tat.saturating_sub(now);
+        self.tolerance.saturating_sub(backlog) as f64 / self.interval as f64
+    }
+}
+
+/// One bucket shared by every call of the policy.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    pub(crate) gcra: Gcra,
+    tat: AtomicU64,
+}
+
+impl Direct {
+    pub(crate) fn new(gcra: Gcra) -> Self {
+        Direct {
+            gcra,
+            tat: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn take(&self, now: Nanos, max_wait: Nanos) -> Take {
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            match self.gcra.decide(tat, now, max_wait) {
+                (Some(next), take) => {
+                    match self.tat.compare_exchange_weak(
+                        tat,
+                        next,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return take,
+                        Err(actual) => tat = actual,
+                    }
+                }
+                (None, take) => return take,
+            }
+        }
+    }
+
+    pub(crate) fn check(&self, now: Nanos) -> Result<(), Nanos> {
+        match self.gcra.decide(self.tat.load(Ordering::Acquire), now, 0) {
+            (Some(_), _) => Ok(()),
+            (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
+        }
+    }
+
+    pub(crate) fn remaining(&self, now: Nanos) -> f64 {
+        self.gcra.remaining(self.tat.load(Ordering::Acquire), now)
+    }
+
+    pub(crate) fn reset(&self) {
+        self.tat.store(0, Ordering::Release);
+    }
+}
+
+/// Keys are stored as their 64-bit hash, which is already well mixed: hash it no further.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = HashMap<u64, Nanos, BuildHasherDefault<PreHashed>>;
+
+const SHARDS: usize = 16;
+/// A shard sweeps out full buckets when it has grown to twice its size after the last sweep
+/// (and at least this many), so sweeping costs O(1) a call, amortized.
+const MIN_SWEEP: usize = 1024;
+
+/// One bucket per key, in sharded maps; full buckets are forgotten.
+///
+/// Keys are kept as a 64-bit hash (see `key_hash`): two keys whose hashes collide share a bucket,
+/// which can only make the limiter stricter, never looser.
+#[derive(Debug)]
+pub(crate) struct Keyed {
+    pub(crate) gcra: Gcra,
+    shards: Box<[Mutex<(Shard, usize)>]>,
+    len: AtomicUsize,
+}
+
+impl Keyed {
+    pub(crate) fn new(gcra: Gcra) -> Self {
+        Keyed {
+            gcra,
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new((Shard::default(), MIN_SWEEP)))
+                .collect(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, key: u64) -> &Mutex<(Shard, usize)> {
+        // The top bits pick the shard; the map uses the low ones.
+        &self.shards[(key >> 60) as usize % SHARDS]
+    }
+
+    pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
+        let mut guard = lock(self.shard(key));
+        let (map, sweep_at) = &mut *guard;
+        let tat = map.get(&key).copied().unwrap_or(0);
+        let (next, take) = self.gcra.decide(tat, now, max_wait);
+        if let Some(next) = next {
+            if map.insert(key, next).is_none() {
+                self.len.fetch_add(1, Ordering::Relaxed);
+                if map.len() >= *sweep_at {
+                    let before = map.len();
+                    map.retain(|_, tat| *tat > now);
+                    self.len.fetch_sub(before - map.len(), Ordering::Relaxed);
+                    *sweep_at = (map.len() * 2).max(MIN_SWEEP);
+                    if map.capacity() > 4 * map.len().max(MIN_SWEEP) {
+                        map.shrink_to(2 * map.len());
+                    }
+                }
+            }
+        }
+        take
+    }
+
+    pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
+        let tat = lock(self.shard(key)).0.get(&key).copied().unwrap_or(0);
+        match self.gcra.decide(tat, now, 0) {
+            (Some(_), _) => Ok(()),
+            (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
+        }
+    }
+
+    /// Keys currently remembered (full buckets not swept yet included).
+    pub(crate) fn keys(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Forgets every key whose bucket is full at `now`; returns how many remain.
+    #[cfg(test)]
+    pub(crate) fn sweep(&self, now: Nanos) -> usize {
+        for shard in &*self.shards {
+            let mut guard = lock(shard);
+            let before = guard.0.len();
+            guard.0.retain(|_, tat| *tat > now);
+            let after = guard.0.len();
+            guard.1 = (after * 2).max(MIN_SWEEP);
+            self.len.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        self.keys()
+    }
+
+    pub(crate) fn reset(&self) {
+        for shard in &*self.shards {
+            let mut guard = lock(shard);
+            self.len.fetch_sub(guard.0.len(), Ordering::Relaxed);
+            guard.0 = Shard::default();
+            guard.1 = MIN_SWEEP;
+        }
+    }
+}
+
+/// A policy's limiter.
+#[derive(Debug)]
+pub(crate) enum Limiter {
+    Direct(Direct),
+    Keyed(Keyed),
+}
+
+impl Limiter {
+    pub(crate) fn new(rate: f64, per: Duration, burst: u32, keyed: bool) -> Self {
+        let gcra = Gcra::new(rate, per, burst);
+        if keyed {
+            Limiter::Keyed(Keyed::new(gcra))
+        } else {
+            Limiter::Direct(Direct::new(gcra))
+        }
+    }
+
+    #[inline]
+    pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
+        match self {
+            Limiter::Direct(d) => d.take(now, max_wait),
+            Limiter::Keyed(k) => k.take(key, now, max_wait),
+        }
+    }
+
+    pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
+        match self {
+            Limiter::Direct(d) => d.check(now),
+            Limiter::Keyed(k) => k.check(key, now),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        match self {
+            Limiter::Direct(d) => d.reset(),
+            Limiter::Keyed(k) => k.reset(),
+        }
+    }
+}
+
+/// `max_wait` for a bound, or unbounded.
+pub(crate) fn max_wait(wait: Option<Duration>) -> Nanos {
+    wait.map_or(u64::MAX, duration_to_nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn a_full_bucket_admits_burst_then_one_per_interval() {
+        let g = Gcra::new(2.0, Duration::from_secs(1), 3);
+        let d = Direct::new(g);
+        let t0 = 10 * SEC;
+        for _ in 0..3 {
+            assert_eq!(d.take(t0, 0), Take::Wait(0));
+        }
+        assert_eq!(d.take(t0, 0), Take::Refused(SEC / 2));
+        // at the bucket's edge: exactly one interval later, exactly one token
+        assert_eq!(d.take(t0 + SEC / 2, 0), Take::Wait(0));
+        assert_eq!(d.take(t0 + SEC / 2, 0), Take::Refused(SEC / 2));
+    }
+
+    #[test]
+    fn a_wait_bound_just_met_reserves_and_just_missed_refuses() {
+        let g = Gcra::new(1.0, Duration::from_secs(1), 1);
+        let d = Direct::new(g);
+        assert_eq!(d.take(SEC, 0), Take::Wait(0));
+        assert_eq!(d.take(SEC, SEC - 1), Take::Refused(SEC));
+        assert_eq!(d.take(SEC, SEC), Take::Wait(SEC));
+        // the reservation counts: the next one waits two intervals
+        assert_eq!(d.take(SEC, 2 * SEC), Take::Wait(2 * SEC));
+    }
+
+    #[test]
+    fn rpm_refills_once_a_minute_per_token() {
+        let g = Gcra::new(60.0, Duration::from_secs(60), 1);
+        assert_eq!(g.interval, SEC);
+    }
+
+    #[test]
+    fn forgotten_keys_gain_nothing() {
+        let k = Keyed::new(Gcra::new(1.0, Duration::from_secs(1), 1));
+        for key in 0..5000u64 {
+            let key = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            assert_eq!(k.take(key, SEC, 0), Take::Wait(0));
+        }
+        // still empty: nothing may be swept, every key keeps its empty bucket
+        assert_eq!(k.sweep(SEC), 5000);
+        assert_eq!(k.take(0, SEC, 0), Take::Refused(SEC));
+        // full again: all swept, and a forgotten key starts full, as it would have been
+        assert_eq!(k.sweep(2 * SEC), 0);
+        assert_eq!(k.take(0, 2 * SEC, 0), Take::Wait(0));
+        assert_eq!(k.take(0, 2 * SEC, 0), Take::Refused(SEC));
+    }
+}

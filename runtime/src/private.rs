@@ -1,0 +1,73 @@
+//! Items only the generated code uses.
+
+use std::sync::OnceLock;
+
+use crate::classify::{Class, Classify};
+use crate::policy::{Policy, PolicyBuilder};
+
+/// The policy of one annotated function, created at its first call.
+#[derive(Debug)]
+pub struct FnCell(OnceLock<Policy>);
+
+impl FnCell {
+    /// An empty cell, for a `static`.
+    #[must_use]
+    pub const fn new() -> Self {
+        FnCell(OnceLock::new())
+    }
+
+    /// The function's policy, built by `make` at the first call.
+    ///
+    /// # Panics
+    ///
+    /// Never for settings the attribute accepted (they are checked at compile time, and bad
+    /// environment values are ignored); a builder error here is a bug in staunch.
+    #[inline]
+    pub fn get_or_init(&'static self, make: fn() -> PolicyBuilder) -> &'static Policy {
+        self.0.get_or_init(|| match make().build() {
+            Ok(policy) => policy,
+            Err(e) => panic!(
+                "staunch: the attribute produced an invalid policy ({e}); please report this bug"
+            ),
+        })
+    }
+}
+
+impl Default for FnCell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Wraps an error for classification by autoref specialization: with `E: Classify`,
+/// `(&Probe(e)).__staunch_class()` finds [`ClassifyViaTrait`]; otherwise it falls back to
+/// [`ClassifyViaDefault`].
+#[derive(Debug)]
+pub struct Probe<'a, E>(pub &'a E);
+
+/// Classification by the error's own [`Classify`] implementation.
+pub trait ClassifyViaTrait {
+    /// The error's classification.
+    fn __staunch_class(&self) -> Class;
+}
+
+impl<E: Classify> ClassifyViaTrait for Probe<'_, E> {
+    #[inline]
+    fn __staunch_class(&self) -> Class {
+        self.0.class()
+    }
+}
+
+/// Classification of an error type that does not implement [`Classify`]: retryable, worth a
+/// fallback, no hint.
+pub trait ClassifyViaDefault {
+    /// The default classification.
+    fn __staunch_class(&self) -> Class;
+}
+
+impl<E> ClassifyViaDefault for &Probe<'_, E> {
+    #[inline]
+    fn __staunch_class(&self) -> Class {
+        Class::DEFAULT
+    }
+}
