@@ -167,17 +167,28 @@ const fn gen_of(p: u64) -> u64 {
     p >> GEN_SHIFT
 }
 
-/// Trial word: the low 32 bits of the half-open generation, trials in flight, successes.
+/// Trial word: the low 32 bits of the generation of the half-open period that last admitted a
+/// trial, that period's successes, and the trials in flight of any period. Trials in flight are
+/// counted across periods: a trial still running when its period ended keeps its slot until it
+/// finishes, so that no period ever has more than `half_open` trials running at once.
 const fn trials(gen: u64, inflight: u64, successes: u64) -> u64 {
     ((gen & 0xffff_ffff) << 32) | ((inflight & 0xffff) << 16) | (successes & 0xffff)
 }
-/// Unpacks the trial word for generation `gen`: a word tagged with another generation belongs
-/// to an earlier half-open period, and counts as empty.
-const fn trials_of(t: u64, gen: u64) -> (u64, u64) {
-    if t >> 32 == gen & 0xffff_ffff {
-        ((t >> 16) & 0xffff, t & 0xffff)
+const fn same_period(t: u64, gen: u64) -> bool {
+    t >> 32 == gen & 0xffff_ffff
+}
+const fn inflight_of(t: u64) -> u64 {
+    (t >> 16) & 0xffff
+}
+const fn with_inflight(t: u64, inflight: u64) -> u64 {
+    (t & !(0xffff << 16)) | ((inflight & 0xffff) << 16)
+}
+/// The successes of period `gen`: none if the word was last written by another period.
+const fn successes_of(t: u64, gen: u64) -> u64 {
+    if same_period(t, gen) {
+        t & 0xffff
     } else {
-        (0, 0)
+        0
     }
 }
 
@@ -257,7 +268,7 @@ impl BreakerState {
                     let got = self
                         .trials
                         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                            let (inflight, successes) = trials_of(t, gen);
+                            let (inflight, successes) = (inflight_of(t), successes_of(t, gen));
                             (inflight + successes < max)
                                 .then(|| trials(gen, inflight + 1, successes))
                         });
@@ -291,14 +302,18 @@ impl BreakerState {
         let Ok(prev) = self
             .trials
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                let (inflight, successes) = trials_of(t, gen);
-                (t >> 32 == gen & 0xffff_ffff)
-                    .then(|| trials(gen, inflight.saturating_sub(1), successes + 1))
+                let inflight = inflight_of(t).saturating_sub(1);
+                Some(if same_period(t, gen) {
+                    trials(gen, inflight, successes_of(t, gen) + 1)
+                } else {
+                    // a trial of an earlier period: it gives its slot back, and counts for nothing
+                    with_inflight(t, inflight)
+                })
             })
         else {
             return;
         };
-        if trials_of(prev, gen).1 + 1 >= max {
+        if same_period(prev, gen) && successes_of(prev, gen) + 1 >= max {
             let half = phase(HALF_OPEN, false, gen);
             if self
                 .phase
@@ -354,13 +369,12 @@ impl BreakerState {
     /// Gives back a trial slot without an outcome (a later part rejected the call, or its future
     /// was dropped).
     pub(crate) fn release(&self, pass: Pass) {
-        if let Pass::Trial(gen) = pass {
+        if let Pass::Trial(_) = pass {
             let _ = self
                 .trials
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                    let (inflight, successes) = trials_of(t, gen);
-                    (t >> 32 == gen & 0xffff_ffff && inflight > 0)
-                        .then(|| trials(gen, inflight - 1, successes))
+                    let inflight = inflight_of(t);
+                    (inflight > 0).then(|| with_inflight(t, inflight - 1))
                 });
         }
     }
@@ -411,9 +425,8 @@ impl BreakerState {
                 }
             }
             _ => {
-                let (inflight, successes) =
-                    trials_of(self.trials.load(Ordering::Acquire), gen_of(p));
-                if inflight + successes < u64::from(self.cfg.half_open) {
+                let t = self.trials.load(Ordering::Acquire);
+                if inflight_of(t) + successes_of(t, gen_of(p)) < u64::from(self.cfg.half_open) {
                     Ok(())
                 } else {
                     Err(Duration::ZERO)

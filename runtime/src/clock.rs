@@ -13,7 +13,14 @@ use once_cell::sync::Lazy;
 
 use crate::sync::{Arc, AtomicU64, Ordering};
 
-static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+/// The epoch lies a year before the first read, so that no instant the runtime meets falls
+/// before it: a paused tokio clock, in particular, starts at its runtime's creation, which may
+/// precede the first read, and a saturated difference would silently stop that clock.
+static EPOCH: Lazy<Instant> = Lazy::new(|| {
+    let now = Instant::now();
+    now.checked_sub(Duration::from_secs(365 * 24 * 3600))
+        .unwrap_or(now)
+});
 
 /// Nanoseconds since the process epoch, as the runtime stores time.
 pub(crate) type Nanos = u64;

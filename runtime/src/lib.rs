@@ -44,7 +44,7 @@ pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};
 pub use env::{env_prefix, parse_duration, warnings};
 pub use error::Error;
-pub use policy::{Config, ConfigError, Policy, PolicyBuilder, Rate};
+pub use policy::{Config, ConfigError, Policy, PolicyBuilder, Rate, MAX_HALF_OPEN};
 pub use registry::{policy, signals, snapshot, Handle, Signals};
 pub use retry::Retry;
 

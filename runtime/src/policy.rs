@@ -11,6 +11,9 @@ use crate::registry;
 use crate::sync::Arc;
 use crate::{Breaker, Retry};
 
+/// The most trial calls a half-open breaker may let through at a time.
+pub const MAX_HALF_OPEN: u32 = 0xffff;
+
 /// A rate limit as configured: `rate` calls per `per`, `burst` at most at once.
 ///
 /// # Examples
@@ -324,8 +327,8 @@ impl PolicyBuilder {
             if b.threshold < 1 {
                 return fail("`breaker(threshold)` must be at least 1");
             }
-            if b.half_open < 1 {
-                return fail("`breaker(half_open)` must be at least 1");
+            if !(1..=MAX_HALF_OPEN).contains(&b.half_open) {
+                return fail("`breaker(half_open)` must be between 1 and 65535");
             }
         }
         if self.rps.is_some() && self.rpm.is_some() {

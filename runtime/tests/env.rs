@@ -1,0 +1,73 @@
+//! `STAUNCH_<NAME>_<KNOB>` overrides, read when a policy is created.
+
+use std::time::Duration;
+
+use staunch_runtime::{warnings, Breaker, Policy, Retry};
+
+#[test]
+fn good_values_override_the_configured_ones() {
+    std::env::set_var("STAUNCH_ENV_GOOD_RPS", "7");
+    std::env::set_var("STAUNCH_ENV_GOOD_BURST", "3");
+    std::env::set_var("STAUNCH_ENV_GOOD_MAX_INFLIGHT", "9");
+    std::env::set_var("STAUNCH_ENV_GOOD_BREAKER_THRESHOLD", "11");
+    std::env::set_var("STAUNCH_ENV_GOOD_BREAKER_COOLDOWN", "250ms");
+    std::env::set_var("STAUNCH_ENV_GOOD_RETRY_MAX", "6");
+    std::env::set_var("STAUNCH_ENV_GOOD_TIMEOUT", "1.5");
+    let p = Policy::builder("env-good")
+        .rpm(60.0)
+        .breaker(Breaker::new())
+        .retry(Retry::new())
+        .build()
+        .unwrap();
+    let c = p.config();
+    let rate = c.rate.unwrap();
+    assert_eq!(
+        (rate.rate, rate.per, rate.burst),
+        (7.0, Duration::from_secs(1), 3)
+    );
+    assert_eq!(c.max_inflight, Some(9));
+    let b = c.breaker.unwrap();
+    assert_eq!(
+        (b.threshold_value(), b.cooldown_value()),
+        (11, Duration::from_millis(250))
+    );
+    assert_eq!(c.retry.unwrap().max_value(), 6);
+    assert_eq!(c.timeout, Some(Duration::from_millis(1500)));
+}
+
+#[test]
+fn names_map_to_upper_case_with_underscores() {
+    std::env::set_var("STAUNCH_ENV_OPEN_AI_V2_MAX_INFLIGHT", "4");
+    let p = Policy::builder("env-open.ai/v2").build().unwrap();
+    assert_eq!(p.config().max_inflight, Some(4));
+}
+
+#[test]
+fn a_bad_value_is_reported_once_and_the_configured_value_kept() {
+    std::env::set_var("STAUNCH_ENV_BAD_RPS", "lots");
+    std::env::set_var("STAUNCH_ENV_BAD_BREAKER_THRESHOLD", "0");
+    std::env::set_var("STAUNCH_ENV_BAD_BREAKER_COOLDOWN", "5 fortnights");
+    let p = Policy::builder("env-bad")
+        .rps(5.0)
+        .breaker(Breaker::new().threshold(2))
+        .build()
+        .unwrap();
+    let _again = Policy::builder("env-bad").build().unwrap();
+    let _unnamed = Policy::unnamed("env-bad").build().unwrap();
+    let c = p.config();
+    assert_eq!(c.rate.unwrap().rate, 5.0);
+    assert_eq!(c.breaker.unwrap().threshold_value(), 2);
+    assert_eq!(c.breaker.unwrap().cooldown_value(), Duration::from_secs(30));
+    let w = warnings();
+    for var in [
+        "STAUNCH_ENV_BAD_RPS",
+        "STAUNCH_ENV_BAD_BREAKER_THRESHOLD",
+        "STAUNCH_ENV_BAD_BREAKER_COOLDOWN",
+    ] {
+        assert_eq!(
+            w.iter().filter(|m| m.contains(var)).count(),
+            1,
+            "{var} in {w:?}"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Threads hammering one policy: the limits hold as invariants, whatever the interleaving.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use staunch_runtime::{Breaker, Error, Policy};
+
+const THREADS: usize = 4;
+const CALLS: usize = 20_000;
+
+fn fail() -> Result<(), Error> {
+    Err(Error::Timeout {
+        policy: "x".into(),
+        after: Duration::ZERO,
+    })
+}
+
+/// Body that records how many bodies run at once.
+fn tracked(
+    now: &AtomicUsize,
+    peak: &AtomicUsize,
+    outcome: fn() -> Result<(), Error>,
+) -> Result<(), Error> {
+    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+    peak.fetch_max(n, Ordering::SeqCst);
+    std::thread::yield_now();
+    now.fetch_sub(1, Ordering::SeqCst);
+    outcome()
+}
+
+#[test]
+fn the_limiter_never_admits_more_than_burst_plus_rate_times_elapsed() {
+    let (rate, burst) = (1000.0, 50u32);
+    let p = Policy::builder("stress-limiter")
+        .rps(rate)
+        .burst(burst)
+        .wait(Duration::ZERO)
+        .build()
+        .unwrap();
+    let admitted = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..CALLS {
+                    if p.call(|| Ok::<_, Error>(())).is_ok() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    let admitted = admitted.load(Ordering::Relaxed) as f64;
+    assert!(
+        admitted >= f64::from(burst),
+        "the full bucket was available: {admitted}"
+    );
+    assert!(
+        admitted <= f64::from(burst) + rate * elapsed,
+        "{admitted} admitted in {elapsed}s"
+    );
+}
+
+#[test]
+fn a_half_open_breaker_never_has_more_than_m_trials_in_flight() {
+    let m = 2;
+    let p = Policy::builder("stress-half-open")
+        .breaker(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::ZERO)
+                .half_open(m),
+        )
+        .build()
+        .unwrap();
+    assert!(p.call(fail).is_err()); // open; from now on every admitted call is a trial
+    let (now, peak, trials) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..CALLS {
+                    let _ = p.call(|| {
+                        trials.fetch_add(1, Ordering::Relaxed);
+                        tracked(&now, &peak, fail)
+                    });
+                }
+            });
+        }
+    });
+    assert!(trials.load(Ordering::Relaxed) > 0);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        peak <= m as usize,
+        "{peak} trials at once, at most {m} allowed"
+    );
+}
+
+#[test]
+fn in_flight_never_exceeds_the_bulkhead() {
+    let p = Policy::builder("stress-bulkhead")
+        .max_inflight(3)
+        .build()
+        .unwrap();
+    let (now, peak, full) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..CALLS {
+                    if let Err(Error::BulkheadFull { .. }) =
+                        p.call(|| tracked(&now, &peak, || Ok(())))
+                    {
+                        full.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert!(peak.load(Ordering::SeqCst) <= 3);
+    assert_eq!(
+        staunch_runtime::signals("stress-bulkhead")
+            .unwrap()
+            .inflight,
+        0
+    );
+}
