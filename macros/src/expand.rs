@@ -1,0 +1,401 @@
+//! What the attribute emits.
+//!
+//! ```text
+//! fn f(args) -> Ret {
+//!     static __STAUNCH_POLICY: FnCell = FnCell::new();
+//!     let __staunch_req = Req::new();                      // .key(key_hash(&(key))) once
+//!     let mut __staunch_call = __STAUNCH_POLICY.get_or_init(|| Policy::…).begin::<Ret>(classify);
+//!     loop {                                               // no loop without `retry`
+//!         match __staunch_call.attempt_sync(__staunch_req, || { body }) {  // `async { body }`
+//!             Step::Done(r) => break r,
+//!             Step::Again => {}
+//!             Step::Fallback(r) => break fallback(args),   // or `r` without a fallback
+//!         }
+//!     }
+//! }
+//! ```
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{AttrStyle, Expr, FnArg, ItemFn, Pat, Stmt};
+
+use crate::args::Args;
+use crate::shape::{box_pin_body, Kind, Shape};
+use crate::validate::{validate, BreakerConfig, Config, Errors, Rate, RetryConfig};
+
+/// The whole attribute: parse, check, expand; on any mistake, every error plus the function as
+/// written (so nothing else breaks because of it).
+pub fn resilient(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let f: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            let e = syn::Error::new(
+                Span::call_site(),
+                "`#[resilient]` applies to a `fn` or `async fn` with a body",
+            );
+            return with(e, item);
+        }
+    };
+    let args: Args = match syn::parse2(attr) {
+        Ok(args) => args,
+        Err(e) => return with(e, item),
+    };
+    let mut errors = Errors::default();
+    let shape = Shape::of(&f, &mut errors);
+    let cfg = validate(args, &shape, &mut errors);
+    match errors.finish() {
+        Some(e) => with(e, item),
+        None => expand(f, &shape, &cfg),
+    }
+}
+
+fn with(e: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = e.to_compile_error();
+    out.extend(item);
+    out
+}
+
+/// A local of the generated code, invisible to the user's code.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = f;
+    let ret = shape
+        .ret
+        .as_ref()
+        .expect("a refused function is not expanded");
+    let (inner, outer): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
+
+    let req = local("__staunch_req");
+    let call = local("__staunch_call");
+    let r = local("__staunch_r");
+
+    // the async-trait shape: the `async move` block's leading `let x = x;` move the arguments
+    // into the future once; they stay outside the attempts, which borrow them
+    let (boxed, mut stmts) = match (shape.kind, box_pin_body_of(&block)) {
+        (Kind::BoxPin, Some((func, stmts))) => (Some(func), stmts),
+        _ => (None, block.stmts.clone()),
+    };
+    let prelude: Vec<Stmt> = if boxed.is_some() {
+        hoist(&mut stmts)
+    } else {
+        Vec::new()
+    };
+
+    // what the fallback is handed: each argument by name (patterns are bound to a name first)
+    let mut rebinds = Vec::new();
+    let mut forward = Vec::new();
+    if cfg.fallback.is_some() {
+        let renamed_self = prelude.iter().any(|s| binds(s, "__self"));
+        for (i, arg) in sig.inputs.iter_mut().enumerate() {
+            match arg {
+                FnArg::Receiver(r) => {
+                    let name = if renamed_self { "__self" } else { "self" };
+                    forward.push(Ident::new(name, r.self_token.span));
+                }
+                FnArg::Typed(pt) => match &*pt.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                        forward.push(p.ident.clone());
+                    }
+                    pat => {
+                        let name = Ident::new(
+                            &format!("__staunch_arg{i}"),
+                            Span::mixed_site().located_at(pat.span()),
+                        );
+                        rebinds.push(quote!(let #pat = #name;));
+                        *pt.pat = syn::parse_quote!(#name);
+                        forward.push(name);
+                    }
+                },
+            }
+        }
+    }
+
+    let body = quote!({ #(#rebinds)* #(#stmts)* });
+    let attempt = match shape.kind {
+        Kind::Sync => quote!(#call.attempt_sync(#req, || #body)),
+        Kind::Async | Kind::BoxPin => quote!(#call.attempt_async(#req, async #body).await),
+    };
+    let step = quote!(::staunch::__private::Step);
+    let fallback = cfg
+        .fallback
+        .as_ref()
+        .map(|path| fallback_call(path, &forward, shape));
+    let run = match (&cfg.retry, fallback) {
+        (Some(_), Some(fb)) => quote! {
+            loop {
+                match #attempt {
+                    #step::Done(#r) => break #r,
+                    #step::Again => {}
+                    #step::Fallback(_) => break #fb,
+                }
+            }
+        },
+        (Some(_), None) => quote! {
+            loop {
+                match #attempt {
+                    #step::Done(#r) | #step::Fallback(#r) => break #r,
+                    #step::Again => {}
+                }
+            }
+        },
+        (None, Some(fb)) => quote! {
+            match #attempt {
+                #step::Done(#r) => #r,
+                #step::Fallback(_) => #fb,
+                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
+            }
+        },
+        (None, None) => quote! {
+            match #attempt {
+                #step::Done(#r) | #step::Fallback(#r) => #r,
+                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
+            }
+        },
+    };
+
+    let make = builder(cfg, &sig.ident);
+    let classify = classify(cfg);
+    let req_value = match &cfg.key {
+        Some(k) => quote_spanned!(k.span()=>
+            ::staunch::__private::Req::new().key(::staunch::__private::key_hash(&(#k)))
+        ),
+        None => quote!(::staunch::__private::Req::new()),
+    };
+    let begin = quote_spanned!(ret.span()=> begin::<#ret>);
+    let policy = quote!(__STAUNCH_POLICY);
+    let setup = quote! {
+        let #req = #req_value;
+        #(#prelude)*
+        let mut #call = #policy.get_or_init(#make).#begin(#classify);
+    };
+    let inner_body = match boxed {
+        Some(func) => quote!(#func(async move { #setup #run })),
+        None => quote!(#setup #run),
+    };
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            static #policy: ::staunch::__private::FnCell = ::staunch::__private::FnCell::new();
+            #inner_body
+        }
+    }
+}
+
+/// The `Box::pin` path and the statements of the `async move` block.
+fn box_pin_body_of(block: &syn::Block) -> Option<(Expr, Vec<Stmt>)> {
+    let f = ItemFn {
+        attrs: Vec::new(),
+        vis: syn::Visibility::Inherited,
+        sig: syn::parse_quote!(fn f()),
+        block: Box::new(block.clone()),
+    };
+    let a = box_pin_body(&f)?;
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    Some(((*call.func).clone(), a.block.stmts.clone()))
+}
+
+/// Takes out of `stmts` the bindings that move the arguments into an `async move` block
+/// (`let x = x;`, `let __self = self;`, `let (a, b) = { let __arg1 = __arg1; __arg1 };`),
+/// among the statements before the body proper.
+fn hoist(stmts: &mut Vec<Stmt>) -> Vec<Stmt> {
+    let mut hoisted = Vec::new();
+    let mut i = 0;
+    while i < stmts.len() {
+        match &stmts[i] {
+            Stmt::Local(l) if moves_an_argument(l) => hoisted.push(stmts.remove(i)),
+            // async-trait's type hint, `if let Some(__ret) = None::<Ret> { return __ret; }`
+            Stmt::Expr(Expr::If(_), _) => i += 1,
+            _ => break,
+        }
+    }
+    hoisted
+}
+
+fn moves_an_argument(l: &syn::Local) -> bool {
+    let Some(init) = &l.init else { return false };
+    if init.diverge.is_some() || binds_name(&l.pat, "__ret") {
+        return false;
+    }
+    match &*init.expr {
+        Expr::Path(p) => p.path.get_ident().is_some(),
+        Expr::Block(b) => {
+            matches!(
+                b.block.stmts.as_slice(),
+                [Stmt::Local(_), Stmt::Expr(Expr::Path(_), None)]
+            )
+        }
+        _ => false,
+    }
+}
+
+fn binds(s: &Stmt, name: &str) -> bool {
+    matches!(s, Stmt::Local(l) if binds_name(&l.pat, name))
+}
+
+fn binds_name(pat: &Pat, name: &str) -> bool {
+    match pat {
+        Pat::Ident(p) => p.ident == name,
+        Pat::Type(t) => binds_name(&t.pat, name),
+        _ => false,
+    }
+}
+
+/// `path(args)`, `Self::path(self, args)` in a method; `.await`ed for an async function. Every
+/// token is located at the path in the attribute, so a signature mismatch is reported there.
+fn fallback_call(path: &syn::Path, forward: &[Ident], shape: &Shape) -> TokenStream {
+    let span = path.span();
+    let args = forward
+        .iter()
+        .map(|a| Ident::new(&a.to_string(), a.span().located_at(span)));
+    let callee = if shape.receiver && path.get_ident().is_some() {
+        quote_spanned!(span=> Self::#path)
+    } else {
+        path.to_token_stream()
+    };
+    let call = quote_spanned!(span=> #callee(#(#args),*));
+    match shape.kind {
+        Kind::Sync => call,
+        Kind::Async | Kind::BoxPin => quote_spanned!(span=> #call.await),
+    }
+}
+
+fn nanos(n: u64) -> TokenStream {
+    let n = Literal::u64_unsuffixed(n);
+    quote!(::core::time::Duration::from_nanos(#n))
+}
+
+fn float(v: f64) -> Literal {
+    Literal::f64_unsuffixed(v)
+}
+
+/// `|| Policy::builder(name)…`: only the options written (the runtime holds the defaults).
+fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
+    let mut b = match &cfg.name {
+        Some(name) => quote!(::staunch::__private::Policy::builder(#name)),
+        None => {
+            let name = fn_name.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name);
+            quote!(::staunch::__private::Policy::unnamed(
+                ::core::concat!(::core::module_path!(), "::", #name)
+            ))
+        }
+    };
+    if let Some(r) = &cfg.retry {
+        let r = retry(r);
+        b.extend(quote!(.retry(#r)));
+    }
+    if let Some(br) = &cfg.breaker {
+        let br = breaker(br);
+        b.extend(quote!(.breaker(#br)));
+    }
+    match cfg.rate {
+        Some(Rate::PerSecond(v)) => {
+            let v = float(v);
+            b.extend(quote!(.rps(#v)));
+        }
+        Some(Rate::PerMinute(v)) => {
+            let v = float(v);
+            b.extend(quote!(.rpm(#v)));
+        }
+        None => {}
+    }
+    if let Some(n) = cfg.burst {
+        let n = Literal::u32_unsuffixed(n);
+        b.extend(quote!(.burst(#n)));
+    }
+    if cfg.key.is_some() {
+        b.extend(quote!(.keyed()));
+    }
+    if let Some(d) = cfg.wait {
+        let d = nanos(d);
+        b.extend(quote!(.wait(#d)));
+    }
+    if let Some(n) = cfg.max_inflight {
+        let n = Literal::u32_unsuffixed(n);
+        b.extend(quote!(.max_inflight(#n)));
+    }
+    if let Some(d) = cfg.timeout {
+        let d = nanos(d);
+        b.extend(quote!(.timeout(#d)));
+    }
+    quote!(|| #b)
+}
+
+fn retry(r: &RetryConfig) -> TokenStream {
+    let mut t = quote!(::staunch::__private::Retry::new());
+    if let Some(n) = r.max {
+        let n = Literal::u32_unsuffixed(n);
+        t.extend(quote!(.max(#n)));
+    }
+    if let Some(v) = r.backoff {
+        let v = float(v);
+        t.extend(quote!(.backoff(#v)));
+    }
+    if let Some(d) = r.delay {
+        let d = nanos(d);
+        t.extend(quote!(.delay(#d)));
+    }
+    if let Some(d) = r.max_delay {
+        let d = nanos(d);
+        t.extend(quote!(.max_delay(#d)));
+    }
+    if let Some(v) = r.jitter {
+        let v = float(v);
+        t.extend(quote!(.jitter(#v)));
+    }
+    t
+}
+
+fn breaker(b: &BreakerConfig) -> TokenStream {
+    let mut t = quote!(::staunch::__private::Breaker::new());
+    if let Some(n) = b.threshold {
+        let n = Literal::u32_unsuffixed(n);
+        t.extend(quote!(.threshold(#n)));
+    }
+    if let Some(d) = b.cooldown {
+        let d = nanos(d);
+        t.extend(quote!(.cooldown(#d)));
+    }
+    if let Some(n) = b.half_open {
+        let n = Literal::u32_unsuffixed(n);
+        t.extend(quote!(.half_open(#n)));
+    }
+    t
+}
+
+/// `|e| class of e`: the error's own `Classify` if it has one (autoref specialization), else
+/// the default; `on = pred` decides retryability; without `retry` nothing is retryable, so an
+/// environment override cannot ask for an attempt the body may not allow.
+fn classify(cfg: &Config) -> TokenStream {
+    let e = local("__staunch_e");
+    let mut class = quote!((&::staunch::__private::Probe(#e)).__staunch_class());
+    match &cfg.retry {
+        Some(RetryConfig { on: Some(on), .. }) => {
+            let span = on.span();
+            let pred = quote_spanned!(span=> #on(#e));
+            class.extend(quote!(.retryable_if(#pred)));
+        }
+        Some(_) => {}
+        None => class.extend(quote!(.retryable_if(false))),
+    }
+    quote! {
+        |#e| {
+            use ::staunch::__private::{ClassifyViaDefault as _, ClassifyViaTrait as _};
+            #class
+        }
+    }
+}

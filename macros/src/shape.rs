@@ -1,0 +1,238 @@
+//! The shape of the annotated function: sync, `async`, or an `async-trait` style
+//! `Box::pin(async move { .. })` body; its result type; its receiver. Functions the attribute
+//! cannot wrap (`const fn`, `extern fn`, no `Result`) are refused here.
+
+use syn::{
+    Expr, GenericArgument, ItemFn, Path, PathArguments, ReturnType, Stmt, Type, TypeParamBound,
+};
+
+use crate::validate::Errors;
+
+/// How the body runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `fn`: each attempt is a closure.
+    Sync,
+    /// `async fn`: each attempt is an `async` block.
+    Async,
+    /// `fn … -> Pin<Box<dyn Future<Output = R> + …>> { Box::pin(async move { .. }) }`, the shape
+    /// `#[async_trait]` gives its methods: the `async move` block is wrapped as an `async fn`
+    /// body would be.
+    BoxPin,
+}
+
+/// What the expansion needs to know about the function.
+pub struct Shape {
+    pub kind: Kind,
+    /// The `Result` type one attempt produces (for [`Kind::BoxPin`], the future's `Output`);
+    /// `None` when the function was refused.
+    pub ret: Option<Type>,
+    /// Has `self` in some form.
+    pub receiver: bool,
+}
+
+impl Shape {
+    /// Reads the shape of `f`, reporting what makes it impossible to wrap.
+    pub fn of(f: &ItemFn, errors: &mut Errors) -> Shape {
+        let sig = &f.sig;
+        if let Some(c) = &sig.constness {
+            errors.at(c.span, "`#[resilient]` cannot wrap a `const fn`: its body runs through the runtime; remove `const`");
+        }
+        if let Some(abi) = &sig.abi {
+            errors.push(syn::Error::new_spanned(
+                abi,
+                "`#[resilient]` cannot wrap an `extern` function; wrap a Rust function and call it from the `extern` one",
+            ));
+        }
+        let kind = if sig.asyncness.is_some() {
+            Kind::Async
+        } else if box_pin_body(f).is_some() && future_output(&sig.output).is_some() {
+            Kind::BoxPin
+        } else {
+            Kind::Sync
+        };
+        let ret = match (&sig.output, kind) {
+            (ReturnType::Default, _) => {
+                errors.at(
+                    sig.ident.span(),
+                    format!(
+                        "`#[resilient]` functions must return a `Result`: add `-> Result<T, E>` to `{}` (with `E: From<staunch::Error>`)",
+                        sig.ident
+                    ),
+                );
+                None
+            }
+            (ReturnType::Type(_, ty), Kind::BoxPin) => future_output(&sig.output)
+                .cloned()
+                .or_else(|| Some((**ty).clone())),
+            (ReturnType::Type(_, ty), _) => {
+                if let Some(found) = surely_not_a_result(ty) {
+                    errors.push(syn::Error::new_spanned(
+                        ty,
+                        format!(
+                            "`#[resilient]` functions must return a `Result`, found {found}: return `Result<T, E>` (or an alias such as `std::io::Result<T>`) with `E: From<staunch::Error>`"
+                        ),
+                    ));
+                    None
+                } else {
+                    Some((**ty).clone())
+                }
+            }
+        };
+        Shape {
+            kind,
+            ret,
+            receiver: sig.receiver().is_some(),
+        }
+    }
+}
+
+/// Names (for the message) a return type that cannot be a `Result` whatever is in scope;
+/// every other type is checked by the compiler through `IsResult`, which accepts any alias.
+fn surely_not_a_result(ty: &Type) -> Option<String> {
+    let what = match ty {
+        Type::Paren(p) => return surely_not_a_result(&p.elem),
+        Type::Group(g) => return surely_not_a_result(&g.elem),
+        Type::Tuple(t) if t.elems.is_empty() => "`()`",
+        Type::Tuple(_) => "a tuple",
+        Type::Reference(_) => "a reference",
+        Type::Array(_) => "an array",
+        Type::Slice(_) => "a slice",
+        Type::Never(_) => "`!`",
+        Type::Ptr(_) => "a pointer",
+        Type::BareFn(_) => "a function pointer",
+        Type::ImplTrait(_) => "`impl Trait` (for a future, write an `async fn`)",
+        Type::TraitObject(_) => "a trait object",
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?.ident.to_string();
+            const NOT_RESULTS: &[&str] = &[
+                "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
+                "i32", "i64", "i128", "isize", "f32", "f64", "String", "Option", "Vec", "Box",
+                "Pin",
+            ];
+            if NOT_RESULTS.contains(&last.as_str()) {
+                return Some(format!("`{last}`"));
+            }
+            return None;
+        }
+        _ => return None,
+    };
+    Some(what.to_owned())
+}
+
+/// The `async move { .. }` of a body that is exactly `Box::pin(async move { .. })`.
+pub fn box_pin_body(f: &ItemFn) -> Option<&syn::ExprAsync> {
+    let [Stmt::Expr(Expr::Call(call), None)] = f.block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let names: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if !names.ends_with(&["Box".to_owned(), "pin".to_owned()]) || call.args.len() != 1 {
+        return None;
+    }
+    match &call.args[0] {
+        Expr::Async(a) if a.capture.is_some() => Some(a),
+        _ => None,
+    }
+}
+
+/// `T` in a return type `Pin<Box<dyn Future<Output = T> + …>>` (any path to these).
+fn future_output(output: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let pin = last_generic(ty, "Pin")?;
+    let boxed = last_generic(pin, "Box")?;
+    let Type::TraitObject(dyn_) = boxed else {
+        return None;
+    };
+    dyn_.bounds.iter().find_map(|b| match b {
+        TypeParamBound::Trait(t) => output_binding(&t.path),
+        _ => None,
+    })
+}
+
+/// The only type argument of a path type whose last segment is `name`.
+fn last_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+/// `T` of `…::Future<Output = T>`.
+fn output_binding(path: &Path) -> Option<&Type> {
+    let last = path.segments.last()?;
+    if last.ident != "Future" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        GenericArgument::AssocType(b) if b.ident == "Output" => Some(&b.ty),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(item: &str) -> (Shape, usize) {
+        let f: ItemFn = syn::parse_str(item).unwrap();
+        let mut errors = Errors::default();
+        let s = Shape::of(&f, &mut errors);
+        (s, errors.finish().map_or(0, |e| e.into_iter().count()))
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            shape("fn f() -> Result<(), E> { Ok(()) }").0.kind,
+            Kind::Sync
+        );
+        assert_eq!(
+            shape("async fn f(&self) -> io::Result<()> { Ok(()) }")
+                .0
+                .kind,
+            Kind::Async
+        );
+        let (s, n) = shape(
+            "fn f<'life0, 'async_trait>(&'life0 self) -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u8, E>> + ::core::marker::Send + 'async_trait>> { Box::pin(async move { Ok(1) }) }",
+        );
+        assert_eq!((s.kind, n, s.receiver), (Kind::BoxPin, 0, true));
+        let ret = s.ret.unwrap();
+        assert_eq!(quote::quote!(#ret).to_string(), "Result < u8 , E >");
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(shape("const fn f() -> Result<(), E> { Ok(()) }").1, 1);
+        assert_eq!(
+            shape("extern \"C\" fn f() -> Result<(), E> { Ok(()) }").1,
+            1
+        );
+        assert_eq!(shape("fn f() {}").1, 1);
+        assert_eq!(shape("fn f() -> u32 { 1 }").1, 1);
+        assert_eq!(shape("fn f() -> Option<u32> { None }").1, 1);
+        assert_eq!(shape("fn f() -> (u32, E) { todo!() }").1, 1);
+        // an alias: left to the compiler
+        assert_eq!(shape("fn f() -> Res<u32> { todo!() }").1, 0);
+    }
+}
