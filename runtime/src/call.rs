@@ -16,6 +16,7 @@ use crate::classify::{Class, Classify};
 use crate::clock::{self, Mode, Nanos};
 use crate::limiter::Take;
 use crate::policy::{Policy, Shared};
+use crate::sync::Ordering;
 use crate::Error;
 
 /// What a function returns: a `Result`, by any alias.
@@ -39,6 +40,8 @@ pub trait IsResult {
     type Err;
     /// The error, if this is one.
     fn as_err(&self) -> Option<&Self::Err>;
+    /// The value, if this is one.
+    fn as_ok(&self) -> Option<&Self::Ok>;
     /// An `Err`.
     fn from_err(e: Self::Err) -> Self;
 }
@@ -49,6 +52,10 @@ impl<T, E> IsResult for Result<T, E> {
     #[inline]
     fn as_err(&self) -> Option<&E> {
         self.as_ref().err()
+    }
+    #[inline]
+    fn as_ok(&self) -> Option<&T> {
+        self.as_ref().ok()
     }
     #[inline]
     fn from_err(e: E) -> Self {
@@ -66,6 +73,7 @@ impl<T, E> IsResult for Result<T, E> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Req {
     key: u64,
+    cost: u64,
 }
 
 impl Req {
@@ -78,7 +86,7 @@ impl Req {
     /// ```
     #[must_use]
     pub const fn new() -> Self {
-        Req { key: 0 }
+        Req { key: 0, cost: 0 }
     }
 
     /// The request's key for a keyed limiter (from [`key_hash`]).
@@ -91,6 +99,21 @@ impl Req {
     #[must_use]
     pub const fn key(mut self, key: u64) -> Self {
         self.key = key;
+        self
+    }
+
+    /// The request's estimated cost in tokens, taken from the policy's token limit
+    /// ([`PolicyBuilder::tpm`](crate::PolicyBuilder::tpm)) before the call and reconciled after
+    /// it with the usage the response reports ([`Call::usage`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let req = staunch_runtime::Req::new().cost(1200);
+    /// ```
+    #[must_use]
+    pub const fn cost(mut self, tokens: u64) -> Self {
+        self.cost = tokens;
         self
     }
 }
@@ -151,6 +174,8 @@ pub struct Call<'p, R: IsResult> {
     policy: &'p Policy,
     retries: u32,
     classify: fn(&R::Err) -> Class,
+    usage: Option<fn(&R::Ok) -> u64>,
+    rejected: bool,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -158,6 +183,8 @@ pub struct Call<'p, R: IsResult> {
 struct Admitted<'a> {
     breaker: Option<&'a BreakerState>,
     pass: Pass,
+    /// Tokens taken from the token limit for this attempt.
+    cost: u64,
 }
 
 impl Admitted<'_> {
@@ -206,20 +233,60 @@ impl Shared {
         let admitted = Admitted {
             breaker: self.breaker.as_ref(),
             pass,
+            cost: req.cost,
         };
+        // Waits for the hold-off, the request token and the cost run at once: the longest counts.
         let mut wait = 0;
+        let hold = self.hold_until.load(Ordering::Relaxed);
+        if hold != 0 {
+            let now = read();
+            if now >= hold {
+                // over: later calls need not read the clock for it
+                let _ =
+                    self.hold_until
+                        .compare_exchange(hold, 0, Ordering::AcqRel, Ordering::Relaxed);
+            } else {
+                wait = hold - now;
+                if wait > self.max_wait {
+                    return Err(self.rate_limited(wait));
+                }
+            }
+        }
         if let Some(l) = &self.limiter {
             match l.take(req.key, read(), self.max_wait) {
-                Take::Wait(w) => wait = w,
-                Take::Refused(w) => {
-                    return Err(Error::RateLimited {
-                        policy: self.name.clone(),
-                        retry_after: Duration::from_nanos(w),
-                    })
+                Take::Wait(w) => wait = wait.max(w),
+                Take::Refused(w) => return Err(self.rate_limited(w.max(wait))),
+            }
+        }
+        if let Some(t) = &self.tokens {
+            if req.cost > 0 {
+                match t.take(read(), req.cost, self.max_wait) {
+                    Take::Wait(w) => wait = wait.max(w),
+                    Take::Refused(w) => {
+                        // all or nothing: the request token goes back
+                        if let Some(l) = &self.limiter {
+                            l.undo(req.key);
+                        }
+                        return Err(self.rate_limited(w.max(wait)));
+                    }
                 }
             }
         }
         Ok((admitted, wait))
+    }
+
+    #[cold]
+    fn rate_limited(&self, wait: Nanos) -> Error {
+        Error::RateLimited {
+            policy: self.name.clone(),
+            retry_after: Duration::from_nanos(wait),
+        }
+    }
+
+    /// Holds off every caller until `until` (a retry-after hint seen by one of them).
+    #[cold]
+    fn hold_off(&self, until: Nanos) {
+        self.hold_until.fetch_max(until, Ordering::AcqRel);
     }
 
     /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).
@@ -347,15 +414,34 @@ where
 
     /// Records the outcome and decides what follows.
     fn settle(&mut self, out: R, admitted: Admitted<'_>, mode: Mode) -> Settled<R> {
+        let shared = &*self.policy.shared;
+        if self.retries == 0 {
+            if let Some(budget) = &self.policy.budget {
+                budget.deposit();
+            }
+        }
         let Some(e) = out.as_err() else {
+            if let (Some(tokens), Some(usage), Some(ok)) = (&shared.tokens, self.usage, out.as_ok())
+            {
+                // reconcile the estimate with what the call reports it used
+                let used = i64::try_from(usage(ok)).unwrap_or(i64::MAX);
+                tokens
+                    .adjust(used.saturating_sub(i64::try_from(admitted.cost).unwrap_or(i64::MAX)));
+            }
             admitted.success();
             return Settled::Step(Step::Done(out));
         };
-        admitted.failure(mode.now());
+        let now = mode.now();
+        admitted.failure(now);
         let class = (self.classify)(e);
+        if let Some(hint) = class.retry_after {
+            shared.hold_off(now.saturating_add(crate::clock::duration_to_nanos(hint)));
+        }
         if class.retryable {
             if let Some(retry) = &self.policy.retry {
-                if self.retries < retry.max {
+                if self.retries < retry.max
+                    && self.policy.budget.as_ref().is_none_or(|b| b.withdraw())
+                {
                     let wait = retry.wait(self.retries, class.retry_after);
                     self.retries += 1;
                     return Settled::RetryAfter(wait);
@@ -373,7 +459,45 @@ where
     /// fallback.
     #[cold]
     fn rejected(&mut self, e: Error) -> Step<R> {
+        self.rejected = true;
         Step::Fallback(R::from_err(R::Err::from(e)))
+    }
+
+    /// Reconciles the token limit after a successful attempt: `usage` reads the tokens the call
+    /// really used from its result, and the difference from [`Req::cost`] is refunded or charged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Class, Policy, Req, Step};
+    /// let p = Policy::builder("docs-usage").tpm(1000.0).build().unwrap();
+    /// let mut call = p.begin::<Result<u64, staunch_runtime::Error>>(|_| Class::DEFAULT).usage(|used| *used);
+    /// let step = call.attempt_sync(Req::new().cost(900), || Ok(100));
+    /// assert_eq!(step, Step::Done(Ok(100)));
+    /// // 800 tokens came back: 900 are free again
+    /// assert!(p.handle().signals().tokens_remaining.unwrap() >= 900.0);
+    /// ```
+    #[must_use]
+    pub fn usage(mut self, usage: fn(&R::Ok) -> u64) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// Whether the policy itself turned the last attempt away (breaker, limiter or bulkhead),
+    /// rather than the attempt running and failing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Class, Policy, Req};
+    /// let p = Policy::builder("docs-was-rejected").max_inflight(1).build().unwrap();
+    /// let mut call = p.begin::<Result<(), staunch_runtime::Error>>(|_| Class::DEFAULT);
+    /// let _ = call.attempt_sync(Req::new(), || Ok(()));
+    /// assert!(!call.was_rejected());
+    /// ```
+    #[must_use]
+    pub fn was_rejected(&self) -> bool {
+        self.rejected
     }
 
     /// Retries made so far.
@@ -406,6 +530,8 @@ impl Policy {
             policy: self,
             retries: 0,
             classify,
+            usage: None,
+            rejected: false,
             _result: PhantomData,
         }
     }

@@ -32,10 +32,14 @@ mod classify;
 mod clock;
 mod env;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
+mod keys;
 mod limiter;
 mod policy;
 mod registry;
 mod retry;
+mod stale;
 mod sync;
 
 pub use breaker::{Breaker, CircuitState};
@@ -44,9 +48,11 @@ pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};
 pub use env::{env_prefix, parse_duration, warnings};
 pub use error::Error;
+pub use keys::KeyPool;
 pub use policy::{Config, ConfigError, Policy, PolicyBuilder, Rate, MAX_HALF_OPEN};
-pub use registry::{policy, signals, snapshot, Handle, Signals};
+pub use registry::{policy, signals, snapshot, Handle, Observed, Signals};
 pub use retry::Retry;
+pub use stale::Stale;
 
 /// What the code that `#[resilient]` generates names. Not a public API: it changes without
 /// notice.
@@ -55,7 +61,7 @@ pub mod __private {
     pub use crate::call::{key_hash, Call, IsResult, Req, Step};
     pub use crate::classify::{Class, Classify};
     pub use crate::private::*;
-    pub use crate::{Breaker, Error, Policy, PolicyBuilder, Retry};
+    pub use crate::{Breaker, Error, Policy, PolicyBuilder, Retry, Stale};
 }
 
 mod private;

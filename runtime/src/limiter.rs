@@ -42,16 +42,73 @@ impl Gcra {
         }
     }
 
-    /// Decides one request against arrival time `tat`: the new `tat`, if it takes a token.
+    /// Decides a request for `cost` tokens against arrival time `tat`: the new `tat`, if it
+    /// takes them.
     #[inline]
-    pub(crate) fn decide(self, tat: Nanos, now: Nanos, max_wait: Nanos) -> (Option<Nanos>, Take) {
-        let next = tat.max(now).saturating_add(self.interval);
+    pub(crate) fn decide(
+        self,
+        tat: Nanos,
+        now: Nanos,
+        cost: u64,
+        max_wait: Nanos,
+    ) -> (Option<Nanos>, Take) {
+        if cost > self.burst() {
+            // more than the bucket holds: no wait would ever be enough
+            return (None, Take::Refused(u64::MAX));
+        }
+        let next = tat
+            .max(now)
+            .saturating_add(self.interval.saturating_mul(cost));
         let wait = next.saturating_sub(now).saturating_sub(self.tolerance);
         if wait <= max_wait {
             (Some(next), Take::Wait(wait))
         } else {
             (None, Take::Refused(wait))
         }
+    }
+
+    /// The bucket's size in tokens.
+    pub(crate) fn burst(self) -> u64 {
+        self.tolerance / self.interval
+    }
+
+    /// The arrival time after `delta` tokens are charged (positive) or refunded (negative).
+    pub(crate) fn adjust(self, tat: Nanos, delta: i64) -> Nanos {
+        let by = self.interval.saturating_mul(delta.unsigned_abs());
+        if delta >= 0 {
+            tat.saturating_add(by)
+        } else {
+            tat.saturating_sub(by)
+        }
+    }
+
+    /// The arrival time once the provider has said how many tokens are left (`remaining`) and
+    /// when its window resets: never looser than `tat`.
+    pub(crate) fn learn(
+        self,
+        tat: Nanos,
+        now: Nanos,
+        remaining: Option<u64>,
+        reset: Option<Nanos>,
+    ) -> Nanos {
+        let mut tat = tat;
+        if let Some(remaining) = remaining {
+            let backlog = self
+                .tolerance
+                .saturating_sub(self.interval.saturating_mul(remaining));
+            tat = tat.max(now.saturating_add(backlog));
+            if remaining == 0 {
+                if let Some(reset) = reset {
+                    // the first token comes when the window resets
+                    let first = now
+                        .saturating_add(reset)
+                        .saturating_add(self.tolerance)
+                        .saturating_sub(self.interval);
+                    tat = tat.max(first);
+                }
+            }
+        }
+        tat
     }
 
     /// Tokens available at `now` for arrival time `tat` (fractional).
@@ -77,10 +134,10 @@ impl Direct {
     }
 
     #[inline]
-    pub(crate) fn take(&self, now: Nanos, max_wait: Nanos) -> Take {
+    pub(crate) fn take(&self, now: Nanos, cost: u64, max_wait: Nanos) -> Take {
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            match self.gcra.decide(tat, now, max_wait) {
+            match self.gcra.decide(tat, now, cost, max_wait) {
                 (Some(next), take) => {
                     match self.tat.compare_exchange_weak(
                         tat,
@@ -97,8 +154,29 @@ impl Direct {
         }
     }
 
+    /// Charges (positive) or refunds (negative) `delta` tokens.
+    pub(crate) fn adjust(&self, delta: i64) {
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(self.gcra.adjust(tat, delta))
+            });
+    }
+
+    /// Tightens the bucket to what the provider reported.
+    pub(crate) fn learn(&self, now: Nanos, remaining: Option<u64>, reset: Option<Nanos>) {
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(self.gcra.learn(tat, now, remaining, reset))
+            });
+    }
+
     pub(crate) fn check(&self, now: Nanos) -> Result<(), Nanos> {
-        match self.gcra.decide(self.tat.load(Ordering::Acquire), now, 0) {
+        match self
+            .gcra
+            .decide(self.tat.load(Ordering::Acquire), now, 1, 0)
+        {
             (Some(_), _) => Ok(()),
             (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
         }
@@ -169,7 +247,7 @@ impl Keyed {
         let mut guard = lock(self.shard(key));
         let (map, sweep_at) = &mut *guard;
         let tat = map.get(&key).copied().unwrap_or(0);
-        let (next, take) = self.gcra.decide(tat, now, max_wait);
+        let (next, take) = self.gcra.decide(tat, now, 1, max_wait);
         if let Some(next) = next {
             if map.insert(key, next).is_none() {
                 self.len.fetch_add(1, Ordering::Relaxed);
@@ -189,9 +267,16 @@ impl Keyed {
 
     pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
         let tat = lock(self.shard(key)).0.get(&key).copied().unwrap_or(0);
-        match self.gcra.decide(tat, now, 0) {
+        match self.gcra.decide(tat, now, 1, 0) {
             (Some(_), _) => Ok(()),
             (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
+        }
+    }
+
+    /// Gives back the token `key` just took.
+    pub(crate) fn undo(&self, key: u64) {
+        if let Some(tat) = lock(self.shard(key)).0.get_mut(&key) {
+            *tat = self.gcra.adjust(*tat, -1);
         }
     }
 
@@ -244,8 +329,16 @@ impl Limiter {
     #[inline]
     pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
         match self {
-            Limiter::Direct(d) => d.take(now, max_wait),
+            Limiter::Direct(d) => d.take(now, 1, max_wait),
             Limiter::Keyed(k) => k.take(key, now, max_wait),
+        }
+    }
+
+    /// Gives back the token a request for `key` just took.
+    pub(crate) fn undo(&self, key: u64) {
+        match self {
+            Limiter::Direct(d) => d.adjust(-1),
+            Limiter::Keyed(k) => k.undo(key),
         }
     }
 
@@ -281,23 +374,23 @@ mod tests {
         let d = Direct::new(g);
         let t0 = 10 * SEC;
         for _ in 0..3 {
-            assert_eq!(d.take(t0, 0), Take::Wait(0));
+            assert_eq!(d.take(t0, 1, 0), Take::Wait(0));
         }
-        assert_eq!(d.take(t0, 0), Take::Refused(SEC / 2));
+        assert_eq!(d.take(t0, 1, 0), Take::Refused(SEC / 2));
         // at the bucket's edge: exactly one interval later, exactly one token
-        assert_eq!(d.take(t0 + SEC / 2, 0), Take::Wait(0));
-        assert_eq!(d.take(t0 + SEC / 2, 0), Take::Refused(SEC / 2));
+        assert_eq!(d.take(t0 + SEC / 2, 1, 0), Take::Wait(0));
+        assert_eq!(d.take(t0 + SEC / 2, 1, 0), Take::Refused(SEC / 2));
     }
 
     #[test]
     fn a_wait_bound_just_met_reserves_and_just_missed_refuses() {
         let g = Gcra::new(1.0, Duration::from_secs(1), 1);
         let d = Direct::new(g);
-        assert_eq!(d.take(SEC, 0), Take::Wait(0));
-        assert_eq!(d.take(SEC, SEC - 1), Take::Refused(SEC));
-        assert_eq!(d.take(SEC, SEC), Take::Wait(SEC));
+        assert_eq!(d.take(SEC, 1, 0), Take::Wait(0));
+        assert_eq!(d.take(SEC, 1, SEC - 1), Take::Refused(SEC));
+        assert_eq!(d.take(SEC, 1, SEC), Take::Wait(SEC));
         // the reservation counts: the next one waits two intervals
-        assert_eq!(d.take(SEC, 2 * SEC), Take::Wait(2 * SEC));
+        assert_eq!(d.take(SEC, 1, 2 * SEC), Take::Wait(2 * SEC));
     }
 
     #[test]
@@ -320,5 +413,42 @@ mod tests {
         assert_eq!(k.sweep(2 * SEC), 0);
         assert_eq!(k.take(0, 2 * SEC, 0), Take::Wait(0));
         assert_eq!(k.take(0, 2 * SEC, 0), Take::Refused(SEC));
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn costs_refunds_and_charges() {
+        // 60 tokens a minute, a minute's worth of burst
+        let d = Direct::new(Gcra::new(60.0, Duration::from_secs(60), 60));
+        assert_eq!(d.take(SEC, 50, 0), Take::Wait(0));
+        assert_eq!(d.take(SEC, 20, 0), Take::Refused(10 * SEC));
+        d.adjust(-30); // the call used 20, not 50
+        assert_eq!(d.take(SEC, 20, 0), Take::Wait(0));
+        d.adjust(5); // it used 25: 45 of 60 gone
+        assert_eq!(d.take(SEC, 16, 0), Take::Refused(SEC));
+        assert_eq!(d.take(SEC, 15, 0), Take::Wait(0));
+        assert_eq!(
+            d.take(SEC, 61, u64::MAX),
+            Take::Refused(u64::MAX),
+            "more than the bucket holds"
+        );
+    }
+
+    #[test]
+    fn learning_only_tightens() {
+        let d = Direct::new(Gcra::new(10.0, Duration::from_secs(1), 10));
+        d.learn(SEC, Some(3), None);
+        assert_eq!(d.remaining(SEC), 3.0);
+        d.learn(SEC, Some(8), None);
+        assert_eq!(d.remaining(SEC), 3.0);
+        d.learn(SEC, Some(0), Some(2 * SEC));
+        assert_eq!(d.check(SEC), Err(2 * SEC));
+        assert_eq!(d.check(3 * SEC), Ok(()));
     }
 }

@@ -6,9 +6,11 @@ use crate::breaker::BreakerState;
 use crate::bulkhead::Bulkhead;
 use crate::clock::Nanos;
 use crate::env::Knobs;
-use crate::limiter::{max_wait, Limiter};
+use crate::limiter::{max_wait, Direct, Gcra, Limiter};
 use crate::registry;
+use crate::retry::Budget;
 use crate::sync::Arc;
+use crate::sync::AtomicU64;
 use crate::{Breaker, Retry};
 
 /// The most trial calls a half-open breaker may let through at a time.
@@ -60,6 +62,8 @@ pub struct Config {
     pub breaker: Option<Breaker>,
     /// Rate limit.
     pub rate: Option<Rate>,
+    /// Token limit (`tpm`): `rate` tokens a minute, a minute's worth of burst.
+    pub tokens: Option<Rate>,
     /// Bulkhead size.
     pub max_inflight: Option<usize>,
     /// Per-attempt time limit of async calls.
@@ -79,6 +83,15 @@ pub struct Config {
 pub struct ConfigError {
     policy: String,
     message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(policy: &str, message: &str) -> Self {
+        ConfigError {
+            policy: policy.to_owned(),
+            message: message.to_owned(),
+        }
+    }
 }
 
 /// Builds a [`Policy`]: each part optional.
@@ -108,6 +121,7 @@ pub struct PolicyBuilder {
     breaker: Option<Breaker>,
     rps: Option<f64>,
     rpm: Option<f64>,
+    tpm: Option<f64>,
     burst: Option<u32>,
     keyed: bool,
     wait: Option<Duration>,
@@ -124,6 +138,7 @@ impl PolicyBuilder {
             breaker: None,
             rps: None,
             rpm: None,
+            tpm: None,
             burst: None,
             keyed: false,
             wait: None,
@@ -177,6 +192,22 @@ impl PolicyBuilder {
     /// ```
     pub fn rpm(mut self, r: f64) -> Self {
         self.rpm = Some(r);
+        self
+    }
+
+    /// Limits the tokens calls may use to `r` a minute (an LLM provider's TPM), beside any
+    /// request rate; a call is admitted only when both have room, and a rejection by either
+    /// takes from neither. A call's cost is its [`Req::cost`](crate::Req::cost) estimate,
+    /// reconciled after the call by [`Call::usage`](crate::Call::usage). The bucket holds a
+    /// minute's worth; a call that costs more than that is rejected at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = staunch_runtime::Policy::builder("x").rpm(3500.0).tpm(90_000.0);
+    /// ```
+    pub fn tpm(mut self, r: f64) -> Self {
+        self.tpm = Some(r);
         self
     }
 
@@ -267,6 +298,10 @@ impl PolicyBuilder {
         let shared = registry::register(&self.name, self.unique, |name| Shared::new(name, &config));
         Ok(Policy {
             shared,
+            budget: self
+                .retry
+                .and_then(|r| r.budget)
+                .map(|b| Arc::new(Budget::new(b))),
             retry: self.retry,
             timeout: self.timeout,
         })
@@ -281,6 +316,9 @@ impl PolicyBuilder {
         if let Some(r) = knobs.rate("RPM") {
             self.rpm = Some(r);
             self.rps = None;
+        }
+        if let Some(r) = knobs.rate("TPM") {
+            self.tpm = Some(r);
         }
         if let Some(b) = knobs.count("BURST") {
             self.burst = Some(b);
@@ -334,18 +372,23 @@ impl PolicyBuilder {
         if self.rps.is_some() && self.rpm.is_some() {
             return fail("`rps` and `rpm` cannot both be set");
         }
-        for (option, r) in [("rps", self.rps), ("rpm", self.rpm)] {
+        for (option, r) in [("rps", self.rps), ("rpm", self.rpm), ("tpm", self.tpm)] {
             if r.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
                 return fail(&format!("`{option}` must be greater than 0"));
             }
         }
         let limited = self.rps.is_some() || self.rpm.is_some();
+        if let Some(b) = self.retry.as_ref().and_then(|r| r.budget) {
+            if !(b > 0.0 && b.is_finite()) {
+                return fail("`retry(budget)` must be greater than 0");
+            }
+        }
         if self.burst == Some(0) {
             return fail("`burst` must be at least 1");
         }
         for (option, set) in [
             ("burst", self.burst.is_some()),
-            ("wait", self.wait.is_some()),
+            ("wait", self.wait.is_some() && self.tpm.is_none()),
             ("key", self.keyed),
         ] {
             if set && !limited {
@@ -379,6 +422,13 @@ impl PolicyBuilder {
                 keyed: self.keyed,
                 wait: self.wait,
             }),
+            tokens: self.tpm.map(|rate| Rate {
+                rate,
+                per: Duration::from_secs(60),
+                burst: rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
+                keyed: false,
+                wait: self.wait,
+            }),
             max_inflight: self.max_inflight,
             timeout: self.timeout,
         }
@@ -391,7 +441,10 @@ pub(crate) struct Shared {
     pub(crate) name: String,
     pub(crate) breaker: Option<BreakerState>,
     pub(crate) limiter: Option<Limiter>,
+    pub(crate) tokens: Option<Direct>,
     pub(crate) max_wait: Nanos,
+    /// Until when every caller is held off (a retry-after hint); 0: no hold-off.
+    pub(crate) hold_until: AtomicU64,
     pub(crate) bulkhead: Bulkhead,
     pub(crate) config: Config,
 }
@@ -406,7 +459,11 @@ impl Shared {
             limiter: config
                 .rate
                 .map(|r| Limiter::new(r.rate, r.per, r.burst, r.keyed)),
-            max_wait: max_wait(config.rate.and_then(|r| r.wait)),
+            tokens: config
+                .tokens
+                .map(|t| Direct::new(Gcra::new(t.rate, t.per, t.burst))),
+            max_wait: max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
+            hold_until: AtomicU64::new(0),
             bulkhead: Bulkhead::new(config.max_inflight),
             config,
         }
@@ -438,6 +495,7 @@ impl Shared {
 pub struct Policy {
     pub(crate) shared: Arc<Shared>,
     pub(crate) retry: Option<Retry>,
+    pub(crate) budget: Option<Arc<Budget>>,
     pub(crate) timeout: Option<Duration>,
 }
 

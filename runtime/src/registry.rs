@@ -61,6 +61,35 @@ pub struct Signals {
     pub consecutive_failures: u32,
     /// Keys a keyed limiter remembers now; `None` otherwise.
     pub keys: Option<usize>,
+    /// Tokens left now under the token limit (`tpm`); `None` without one.
+    pub tokens_remaining: Option<f64>,
+    /// How long every caller is still held off by a retry-after hint (zero: not held off).
+    pub held_off_for: std::time::Duration,
+}
+
+/// What a provider said of its own limits in a response (the `x-ratelimit-remaining-*` and
+/// `x-ratelimit-reset-*` headers of OpenAI-style APIs), for [`Handle::observe`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let seen = staunch_runtime::Observed {
+///     remaining_requests: Some(0),
+///     reset_requests: Some(Duration::from_secs(2)),
+///     ..Default::default()
+/// };
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Requests left in the provider's window.
+    pub remaining_requests: Option<u64>,
+    /// When the provider's request window resets.
+    pub reset_requests: Option<std::time::Duration>,
+    /// Tokens left in the provider's window.
+    pub remaining_tokens: Option<u64>,
+    /// When the provider's token window resets.
+    pub reset_tokens: Option<std::time::Duration>,
 }
 
 /// An operator's handle on a named policy: its signals, a preflight, and manual control.
@@ -124,6 +153,12 @@ impl Handle {
                 Some(Limiter::Keyed(k)) => Some(k.keys()),
                 _ => None,
             },
+            tokens_remaining: s.tokens.as_ref().map(|t| t.remaining(now)),
+            held_off_for: std::time::Duration::from_nanos(
+                s.hold_until
+                    .load(crate::sync::Ordering::Acquire)
+                    .saturating_sub(now),
+            ),
         }
     }
 
@@ -172,6 +207,16 @@ impl Handle {
                 policy: s.name.clone(),
                 retry_after: std::time::Duration::from_nanos(w),
             })?;
+        }
+        let held = s
+            .hold_until
+            .load(crate::sync::Ordering::Acquire)
+            .saturating_sub(now);
+        if held > 0 {
+            return Err(Error::RateLimited {
+                policy: s.name.clone(),
+                retry_after: std::time::Duration::from_nanos(held),
+            });
         }
         if s.bulkhead.is_full() {
             return Err(Error::BulkheadFull {
@@ -223,6 +268,39 @@ impl Handle {
         }
         if let Some(l) = &self.shared.limiter {
             l.reset();
+        }
+        if let Some(t) = &self.shared.tokens {
+            t.reset();
+        }
+        self.shared
+            .hold_until
+            .store(0, crate::sync::Ordering::Release);
+    }
+
+    /// Tightens the limiters to what the provider reported: our buckets never hold more than
+    /// the provider says is left, and with nothing left they wait for its reset. Never loosens
+    /// them. No effect on a keyed limiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use staunch_runtime::{MockClock, Observed, Policy};
+    /// let clock = MockClock::new();
+    /// let _g = clock.install(); // time stands still between the two reads below
+    /// let p = Policy::builder("docs-observe").rpm(600.0).tpm(100_000.0).build().unwrap();
+    /// p.handle().observe(Observed { remaining_tokens: Some(500), ..Default::default() });
+    /// assert_eq!(p.handle().signals().tokens_remaining, Some(500.0));
+    /// ```
+    pub fn observe(&self, seen: Observed) {
+        let s = &*self.shared;
+        let now = clock::now_observed();
+        let nanos = |d: Option<std::time::Duration>| d.map(clock::duration_to_nanos);
+        if let Some(Limiter::Direct(d)) = &s.limiter {
+            d.learn(now, seen.remaining_requests, nanos(seen.reset_requests));
+        }
+        if let Some(t) = &s.tokens {
+            t.learn(now, seen.remaining_tokens, nanos(seen.reset_tokens));
         }
     }
 

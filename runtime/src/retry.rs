@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::sync::{AtomicU64, Ordering};
+
 /// How a failed attempt is retried: at most `max` more times; before retry `k` (from 0) wait
 /// `w = min(delay * backoff^k, max_delay)`, drawn uniformly from `[(1 - jitter) * w, w]`, and
 /// never less than the error's retry-after hint.
@@ -24,6 +26,7 @@ pub struct Retry {
     pub(crate) delay: Duration,
     pub(crate) max_delay: Duration,
     pub(crate) jitter: f64,
+    pub(crate) budget: Option<f64>,
 }
 
 impl Retry {
@@ -43,6 +46,7 @@ impl Retry {
             delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(30),
             jitter: 1.0,
+            budget: None,
         }
     }
 
@@ -111,6 +115,23 @@ impl Retry {
         self
     }
 
+    /// Retries may add at most this fraction of the policy's recent first attempts (`0.1`: at
+    /// most one retry per ten calls), so that an outage cannot multiply the load on a service
+    /// that is already struggling. A retry the budget cannot pay for is not made: the call ends
+    /// with its error (or its fallback). The budget saves credit from at most the last hundred
+    /// retries' worth of first attempts. Default: no budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = staunch_runtime::Retry::new().budget(0.1);
+    /// ```
+    #[must_use]
+    pub const fn budget(mut self, fraction: f64) -> Self {
+        self.budget = Some(fraction);
+        self
+    }
+
     /// The configured number of retries.
     ///
     /// # Examples
@@ -154,5 +175,68 @@ impl Retry {
 impl Default for Retry {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A retry budget: every first attempt deposits `fraction` of a retry, every retry withdraws one.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    /// Credit in millionths of a retry.
+    credit: AtomicU64,
+    deposit: u64,
+    cap: u64,
+}
+
+const ONE: u64 = 1_000_000;
+
+impl Budget {
+    pub(crate) fn new(fraction: f64) -> Self {
+        let deposit = ((fraction * ONE as f64).round() as u64).max(1);
+        Budget {
+            credit: AtomicU64::new(0),
+            deposit,
+            cap: 100 * ONE,
+        }
+    }
+
+    /// A first attempt was made.
+    pub(crate) fn deposit(&self) {
+        let _ = self
+            .credit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c < self.cap).then(|| (c + self.deposit).min(self.cap))
+            });
+    }
+
+    /// Pays for one retry, if the credit allows.
+    pub(crate) fn withdraw(&self) -> bool {
+        self.credit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(ONE))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_never_exceed_the_fraction_of_first_attempts() {
+        let b = Budget::new(0.1);
+        let mut retries = 0;
+        for first in 1..=1000u32 {
+            b.deposit();
+            // every call wants all three retries
+            for _ in 0..3 {
+                if b.withdraw() {
+                    retries += 1;
+                }
+            }
+            assert!(
+                f64::from(retries) <= 0.1 * f64::from(first) + 1e-9,
+                "{retries} retries for {first} calls"
+            );
+        }
+        assert_eq!(retries, 100);
     }
 }

@@ -1,0 +1,263 @@
+//! HTTP classification: status codes, `Retry-After`, and the rate-limit headers of LLM APIs.
+//!
+//! Enabled by the `http` feature (and by `reqwest`, which adds [`HttpError`] and the
+//! classification of `reqwest::Error`).
+
+use std::time::{Duration, SystemTime};
+
+use crate::classify::Class;
+use crate::registry::Observed;
+
+/// How a response status classifies: 408, 425, 429, 500, 502, 503 and 504 are retryable; every
+/// other status is not, but is worth a fallback (another provider may answer what this one
+/// refused).
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::http::status_class;
+/// assert!(status_class(429).retryable);
+/// assert!(status_class(503).retryable);
+/// assert!(!status_class(400).retryable && status_class(400).fallback);
+/// ```
+#[must_use]
+pub fn status_class(status: u16) -> Class {
+    Class {
+        retryable: matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504),
+        fallback: true,
+        retry_after: None,
+    }
+}
+
+/// Parses a `Retry-After` value: delay seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`), the latter relative to `now`. A date in the past is no
+/// wait at all.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use staunch_runtime::http::parse_retry_after;
+/// assert_eq!(parse_retry_after("120", SystemTime::now()), Some(Duration::from_secs(120)));
+/// let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// ```
+#[must_use]
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses a rate-limit reset value as OpenAI-style APIs send them: `1s`, `6m0s`, `250ms`,
+/// `1h2m3.5s`, or plain seconds.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use staunch_runtime::http::parse_reset;
+/// assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
+/// assert_eq!(parse_reset("250ms"), Some(Duration::from_millis(250)));
+/// assert_eq!(parse_reset("1.5"), Some(Duration::from_millis(1500)));
+/// assert_eq!(parse_reset("later"), None);
+/// ```
+#[must_use]
+pub fn parse_reset(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let mut total = 0.0;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| c.is_ascii_alphabetic())?;
+        let (number, tail) = rest.split_at(split);
+        let unit_len = tail
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let n: f64 = number.parse().ok()?;
+        total += n * match unit {
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// Reads what a provider says of its limits from response headers
+/// (`x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests`,
+/// `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens`), for
+/// [`Handle::observe`](crate::Handle::observe). Header names are matched without regard to case;
+/// values that do not parse are left out.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let seen = staunch_runtime::http::observed_from([
+///     ("x-ratelimit-remaining-requests", "59"),
+///     ("X-RateLimit-Reset-Tokens", "6m0s"),
+/// ]);
+/// assert_eq!(seen.remaining_requests, Some(59));
+/// assert_eq!(seen.reset_tokens, Some(Duration::from_secs(360)));
+/// ```
+pub fn observed_from<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Observed {
+    let mut seen = Observed::default();
+    for (name, value) in headers {
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "x-ratelimit-remaining-requests" => seen.remaining_requests = value.parse().ok(),
+            "x-ratelimit-reset-requests" => seen.reset_requests = parse_reset(value),
+            "x-ratelimit-remaining-tokens" => seen.remaining_tokens = value.parse().ok(),
+            "x-ratelimit-reset-tokens" => seen.reset_tokens = parse_reset(value),
+            _ => {}
+        }
+    }
+    seen
+}
+
+#[cfg(feature = "reqwest")]
+mod with_reqwest {
+    use std::time::{Duration, SystemTime};
+
+    use super::{parse_retry_after, status_class};
+    use crate::classify::{Class, Classify};
+    use crate::registry::Observed;
+
+    /// An HTTP call's error: a status the server answered with, a transport failure, or a
+    /// policy's rejection. Classifies itself: see [`status_class`]; transport timeouts and
+    /// connection failures are retryable; a `Retry-After` becomes the retry-after hint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use staunch_runtime::{http::HttpError, Classify};
+    /// let e = HttpError::Status { status: 429, retry_after: Some(Duration::from_secs(3)), body: String::new() };
+    /// assert!(e.is_retryable());
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+    /// ```
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum HttpError {
+        /// The server answered with an error status.
+        #[error("http status {status}")]
+        Status {
+            /// The status code.
+            status: u16,
+            /// The `Retry-After` the server sent, if any.
+            retry_after: Option<Duration>,
+            /// The response body (as text, possibly empty).
+            body: String,
+        },
+        /// The request did not complete: connection, timeout, decoding.
+        #[error(transparent)]
+        Transport(#[from] reqwest::Error),
+        /// A staunch policy rejected the call.
+        #[error(transparent)]
+        Policy(#[from] crate::Error),
+    }
+
+    impl HttpError {
+        /// Turns a response with an error status into [`HttpError::Status`], reading its
+        /// `Retry-After` and body; passes a successful response through.
+        ///
+        /// # Errors
+        ///
+        /// [`HttpError::Status`] for a 4xx or 5xx status.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # async fn f() -> Result<(), staunch_runtime::http::HttpError> {
+        /// let resp = reqwest::get("http://127.0.0.1:8080/v1/chat").await?;
+        /// let resp = staunch_runtime::http::HttpError::check(resp).await?;
+        /// # Ok(()) }
+        /// ```
+        pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response, HttpError> {
+            let status = resp.status();
+            if !(status.is_client_error() || status.is_server_error()) {
+                return Ok(resp);
+            }
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = resp.text().await.unwrap_or_default();
+            Err(HttpError::Status {
+                status: status.as_u16(),
+                retry_after,
+                body,
+            })
+        }
+    }
+
+    impl Classify for HttpError {
+        fn class(&self) -> Class {
+            match self {
+                HttpError::Status {
+                    status,
+                    retry_after,
+                    ..
+                } => Class {
+                    retry_after: *retry_after,
+                    ..status_class(*status)
+                },
+                HttpError::Transport(e) => e.class(),
+                HttpError::Policy(e) => e.class(),
+            }
+        }
+        fn is_retryable(&self) -> bool {
+            self.class().retryable
+        }
+        fn is_fallback_worthy(&self) -> bool {
+            self.class().fallback
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            self.class().retry_after
+        }
+    }
+
+    impl Classify for reqwest::Error {
+        /// A status error classifies by its status; timeouts and connection failures are
+        /// retryable; building, redirect and decoding errors are not.
+        fn is_retryable(&self) -> bool {
+            if let Some(status) = self.status() {
+                return status_class(status.as_u16()).retryable;
+            }
+            self.is_timeout() || self.is_connect() || self.is_request() || self.is_body()
+        }
+    }
+
+    /// What a response's headers say of the provider's limits (see [`observed_from`](super::observed_from)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut headers = reqwest::header::HeaderMap::new();
+    /// headers.insert("x-ratelimit-remaining-tokens", "1200".parse().unwrap());
+    /// assert_eq!(staunch_runtime::http::observed(&headers).remaining_tokens, Some(1200));
+    /// ```
+    #[must_use]
+    pub fn observed(headers: &reqwest::header::HeaderMap) -> Observed {
+        super::observed_from(
+            headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+        )
+    }
+}
+
+#[cfg(feature = "reqwest")]
+pub use with_reqwest::{observed, HttpError};

@@ -1,0 +1,21 @@
+use staunch::resilient;
+
+#[derive(Debug)]
+pub struct E;
+impl From<staunch::Error> for E {
+    fn from(_: staunch::Error) -> Self {
+        E
+    }
+}
+
+fn cached(id: &str) -> Result<u32, E> {
+    Ok(id.len() as u32)
+}
+
+#[resilient(fallback = cached)]
+fn call(id: u64) -> Result<u32, E> {
+    let _ = id;
+    Ok(1)
+}
+
+fn main() {}

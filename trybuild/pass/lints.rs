@@ -1,0 +1,197 @@
+//! Every shape and option under `deny(warnings)` and clippy pedantic: the generated code must
+//! not trip a lint in the user's crate.
+#![deny(warnings)]
+#![deny(clippy::all, clippy::pedantic)]
+
+use std::time::Duration;
+
+use staunch::resilient;
+
+/// An error.
+#[derive(Debug)]
+pub struct MyError;
+
+impl From<staunch::Error> for MyError {
+    fn from(_: staunch::Error) -> Self {
+        MyError
+    }
+}
+
+/// Is it transient?
+#[must_use]
+pub fn transient(_: &MyError) -> bool {
+    true
+}
+
+/// A fallback.
+///
+/// # Errors
+///
+/// Never.
+pub fn cached(id: u64, _name: &str) -> Result<u64, MyError> {
+    Ok(id)
+}
+
+/// Everything at once.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(
+    name = "lints-all",
+    retry(max = 3, backoff = 2.0, delay = "100ms", max_delay = "30s", jitter = 0.5, on = transient),
+    breaker(threshold = 5, cooldown = 30, half_open = 2),
+    rps = 10,
+    burst = 20,
+    key = id,
+    wait = 0.5,
+    max_inflight = 8,
+    fallback = cached
+)]
+pub fn everything(id: u64, name: &str) -> Result<u64, MyError> {
+    let _ = name;
+    Ok(id)
+}
+
+/// A bare retry, an unnamed policy.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(retry, breaker)]
+#[must_use = "it is a result"]
+pub fn bare() -> Result<(), MyError> {
+    Ok(())
+}
+
+/// Without retry: the body may consume its argument.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(rpm = 60)]
+pub fn consumes(s: String) -> Result<Vec<u8>, MyError> {
+    Ok(s.into_bytes())
+}
+
+/// A service.
+pub struct Svc {
+    hits: u32,
+}
+
+impl Svc {
+    /// `&self`, with a fallback.
+    ///
+    /// # Errors
+    ///
+    /// When the service fails.
+    #[resilient(retry(max = 1, jitter = false), fallback = stale)]
+    pub fn get(&self, k: &str) -> Result<String, MyError> {
+        Ok(format!("{k}{}", self.hits))
+    }
+
+    /// The fallback of `get`.
+    ///
+    /// # Errors
+    ///
+    /// Never.
+    pub fn stale(&self, k: &str) -> Result<String, MyError> {
+        Ok(format!("stale {k}{}", self.hits))
+    }
+
+    /// `&mut self`.
+    ///
+    /// # Errors
+    ///
+    /// When the service fails.
+    #[resilient(retry(max = 2), max_inflight = 1)]
+    pub fn bump(&mut self) -> Result<u32, MyError> {
+        self.hits += 1;
+        Ok(self.hits)
+    }
+
+    /// `self`, async, with timeout.
+    ///
+    /// # Errors
+    ///
+    /// When the service fails.
+    #[resilient(timeout = "2s", breaker(cooldown = "1m"))]
+    pub async fn finish(self) -> Result<u32, MyError> {
+        Ok(self.hits)
+    }
+
+    /// No receiver, async, retried, keyed.
+    ///
+    /// # Errors
+    ///
+    /// When the service fails.
+    #[resilient(retry(delay = 0.01), rps = 0.5, key = user, wait = "1h")]
+    pub async fn make(user: &str) -> Result<Svc, MyError> {
+        let _ = user;
+        Ok(Svc { hits: 0 })
+    }
+
+    /// Async `&mut self` with an async fallback.
+    ///
+    /// # Errors
+    ///
+    /// When the service fails.
+    #[resilient(retry, fallback = zero)]
+    pub async fn hit(&mut self, by: u32) -> Result<u32, MyError> {
+        self.hits += by;
+        tokio::task::yield_now().await;
+        Ok(self.hits)
+    }
+
+    async fn zero(&mut self, _by: u32) -> Result<u32, MyError> {
+        tokio::task::yield_now().await;
+        Ok(0)
+    }
+}
+
+/// Generics, lifetimes, where clauses, `impl Trait`, `io::Result`.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(retry(max = 2), name = "lints-generic")]
+pub fn generic<'a, T>(items: &'a [T], extra: impl AsRef<str>) -> std::io::Result<&'a T>
+where
+    T: std::fmt::Debug,
+{
+    let _ = extra.as_ref();
+    items.first().ok_or_else(|| std::io::ErrorKind::NotFound.into())
+}
+
+/// A trait with a native async fn.
+pub trait Fetch {
+    /// Fetches.
+    fn fetch(&self, id: u32) -> impl std::future::Future<Output = Result<u32, MyError>> + Send;
+}
+
+impl Fetch for Svc {
+    #[resilient(retry(max = 1), timeout = 1)]
+    async fn fetch(&self, id: u32) -> Result<u32, MyError> {
+        Ok(id + self.hits)
+    }
+}
+
+fn main() {
+    let clock = staunch::MockClock::new();
+    let _g = clock.install();
+    let _ = everything(1, "a");
+    let _ = bare();
+    let _ = consumes(String::new());
+    let mut s = Svc { hits: 0 };
+    let _ = s.get("k");
+    let _ = s.bump();
+    let _ = generic(&[1, 2], "x");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let _ = s.hit(1).await;
+        let _ = s.fetch(1).await;
+        let _ = Svc::make("u").await;
+        let _ = s.finish().await;
+        tokio::time::sleep(Duration::ZERO).await;
+    });
+}
