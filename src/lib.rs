@@ -1,4 +1,4 @@
-//! staunch (placeholder, being written)
+//! staunch (docs being written)
 #![deny(missing_docs)]
 pub use staunch_macros::resilient;
 pub use staunch_runtime::*;

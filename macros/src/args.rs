@@ -136,11 +136,10 @@ pub const RETRY_NAMES: &[&str] = &["max", "backoff", "delay", "max_delay", "jitt
 pub const BREAKER_NAMES: &[&str] = &["threshold", "cooldown", "half_open"];
 
 /// Reads the key of an option: a known keyword (peeked as such) or any other identifier.
-fn key<K: Copy>(
-    input: ParseStream,
-    known: &[(fn(ParseStream) -> bool, K)],
-    unknown: K,
-) -> syn::Result<(K, Ident)> {
+/// Peeks for one keyword.
+type Peek = fn(ParseStream) -> bool;
+
+fn key<K: Copy>(input: ParseStream, known: &[(Peek, K)], unknown: K) -> syn::Result<(K, Ident)> {
     let which = known
         .iter()
         .find(|(peek, _)| peek(input))
@@ -183,7 +182,7 @@ fn list<T>(input: ParseStream, one: fn(ParseStream) -> syn::Result<T>) -> syn::R
 
 macro_rules! peekers {
     ($($kw:ident => $key:expr),* $(,)?) => {
-        [$(((|input: ParseStream| input.peek(kw::$kw)) as fn(ParseStream) -> bool, $key)),*]
+        [$(((|input: ParseStream| input.peek(kw::$kw)) as Peek, $key)),*]
     };
 }
 

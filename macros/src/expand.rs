@@ -122,10 +122,32 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     }
 
     let body = quote!({ #(#rebinds)* #(#stmts)* });
-    let attempt = match shape.kind {
-        Kind::Sync => quote!(#call.attempt_sync(#req, || #body)),
-        Kind::Async | Kind::BoxPin => quote!(#call.attempt_async(#req, async #body).await),
+    // the loop and the attempt's closure point at `retry`, so that an argument the body
+    // consumes is reported as moved "in previous iteration of loop" there
+    let at = cfg.retry.as_ref().map_or(Span::call_site(), |r| r.span);
+    // `begin::<Ret>` and the attempt calls are spanned on the return type: a return type that is
+    // not a `Result`, or whose error lacks `From<staunch::Error>`, is reported there, once
+    // (rustc reports an unmet bound once per span)
+    let ret_span = ret.span();
+    let args = match shape.kind {
+        Kind::Sync => {
+            let closure = quote_spanned!(at=> ||);
+            quote!(&mut #call, #req, #closure #body)
+        }
+        Kind::Async | Kind::BoxPin => {
+            let block = quote_spanned!(at=> async);
+            quote!(&mut #call, #req, #block #body)
+        }
     };
+    let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, args);
+    args.set_span(ret_span);
+    let attempt = match shape.kind {
+        Kind::Sync => quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_sync #args),
+        Kind::Async | Kind::BoxPin => {
+            quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_async #args.await)
+        }
+    };
+    let loop_ = quote_spanned!(at=> loop);
     let step = quote!(::staunch::__private::Step);
     let fallback = cfg
         .fallback
@@ -133,7 +155,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
         .map(|path| fallback_call(path, &forward, shape));
     let run = match (&cfg.retry, fallback) {
         (Some(_), Some(fb)) => quote! {
-            loop {
+            #loop_ {
                 match #attempt {
                     #step::Done(#r) => break #r,
                     #step::Again => {}
@@ -142,7 +164,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
             }
         },
         (Some(_), None) => quote! {
-            loop {
+            #loop_ {
                 match #attempt {
                     #step::Done(#r) | #step::Fallback(#r) => break #r,
                     #step::Again => {}
@@ -172,7 +194,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
         ),
         None => quote!(::staunch::__private::Req::new()),
     };
-    let begin = quote_spanned!(ret.span()=> begin::<#ret>);
+    let begin = quote_spanned!(ret_span=> begin::<#ret>);
     let policy = quote!(__STAUNCH_POLICY);
     let setup = quote! {
         let #req = #req_value;
@@ -386,7 +408,8 @@ fn classify(cfg: &Config) -> TokenStream {
     match &cfg.retry {
         Some(RetryConfig { on: Some(on), .. }) => {
             let span = on.span();
-            let pred = quote_spanned!(span=> #on(#e));
+            let arg = Ident::new("__staunch_e", Span::mixed_site().located_at(span));
+            let pred = quote_spanned!(span=> #on(#arg));
             class.extend(quote!(.retryable_if(#pred)));
         }
         Some(_) => {}

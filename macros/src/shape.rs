@@ -111,7 +111,12 @@ fn surely_not_a_result(ty: &Type) -> Option<String> {
                 "Pin",
             ];
             if NOT_RESULTS.contains(&last.as_str()) {
-                return Some(format!("`{last}`"));
+                let args = if p.path.segments.last()?.arguments.is_empty() {
+                    ""
+                } else {
+                    "<…>"
+                };
+                return Some(format!("`{last}{args}`"));
             }
             return None;
         }

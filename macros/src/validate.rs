@@ -37,8 +37,9 @@ pub enum Rate {
 }
 
 /// `retry(...)`, checked: only what was written (the runtime holds the defaults).
-#[derive(Default)]
 pub struct RetryConfig {
+    /// Where `retry` was written.
+    pub span: Span,
     pub max: Option<u32>,
     pub backoff: Option<f64>,
     /// Nanoseconds.
@@ -47,6 +48,20 @@ pub struct RetryConfig {
     pub max_delay: Option<u64>,
     pub jitter: Option<f64>,
     pub on: Option<syn::Path>,
+}
+
+impl RetryConfig {
+    fn at(span: Span) -> Self {
+        RetryConfig {
+            span,
+            max: None,
+            backoff: None,
+            delay: None,
+            max_delay: None,
+            jitter: None,
+            on: None,
+        }
+    }
 }
 
 /// `breaker(...)`, checked.
@@ -312,8 +327,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -331,7 +346,7 @@ fn distance(a: &str, b: &str) -> usize {
 
 fn retry(o: Opt<Top, RetryArgs>, errors: &mut Errors) -> Option<RetryConfig> {
     let list = match o.value {
-        Value::Flag => return Some(RetryConfig::default()),
+        Value::Flag => return Some(RetryConfig::at(o.ident.span())),
         Value::List(_, list) => list,
         Value::Assign(e) => {
             errors.push(syn::Error::new_spanned(
@@ -341,7 +356,7 @@ fn retry(o: Opt<Top, RetryArgs>, errors: &mut Errors) -> Option<RetryConfig> {
             return None;
         }
     };
-    let mut cfg = RetryConfig::default();
+    let mut cfg = RetryConfig::at(o.ident.span());
     let mut seen = Vec::new();
     for o in list.opts {
         if !o.key.is_unknown() {
@@ -678,7 +693,7 @@ fn duration(ident: &syn::Ident, e: &Expr, errors: &mut Errors) -> Option<u64> {
 fn seconds_to_nanos(secs: f64) -> Option<u128> {
     let nanos = (secs * 1e9).round();
     // 2^64 is exactly representable; anything at or above it does not fit a u64
-    (nanos.is_finite() && nanos < 18_446_744_073_709_551_616.0).then(|| nanos as u128)
+    (nanos.is_finite() && nanos < 18_446_744_073_709_551_616.0).then_some(nanos as u128)
 }
 
 /// `"250ms"`, `"2s"`, `"1.5m"`, `"1h"` as nanoseconds.
@@ -698,9 +713,11 @@ fn parse_duration(ident: &syn::Ident, s: &str) -> Result<u128, String> {
         "s" => NANOS_PER_SEC,
         "m" => 60 * NANOS_PER_SEC,
         "h" => 3600 * NANOS_PER_SEC,
-        "" => return Err(format!(
+        "" => {
+            return Err(format!(
             "`\"{s}\"` has no unit; write `\"{number}s\"`, or the number `{number}` for seconds"
-        )),
+        ))
+        }
         other => {
             return Err(format!(
                 "unknown unit `{other}` in `\"{s}\"`; use `ms`, `s`, `m` or `h`"
