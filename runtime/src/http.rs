@@ -203,6 +203,30 @@ mod with_reqwest {
         }
     }
 
+    impl HttpError {
+        /// Whether the error is the API key's fault (401 Unauthorized, 403 Forbidden): what a
+        /// [`KeyPool`](crate::KeyPool) should count against the key, with
+        /// [`call_async_with`](crate::KeyPool::call_async_with).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use staunch_runtime::http::HttpError;
+        /// let e = HttpError::Status { status: 401, retry_after: None, body: String::new() };
+        /// assert!(e.is_key_fault());
+        /// ```
+        #[must_use]
+        pub fn is_key_fault(&self) -> bool {
+            matches!(
+                self,
+                HttpError::Status {
+                    status: 401 | 403,
+                    ..
+                }
+            )
+        }
+    }
+
     impl Classify for HttpError {
         fn class(&self) -> Class {
             match self {

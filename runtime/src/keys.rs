@@ -158,7 +158,7 @@ impl KeyPool {
         }
     }
 
-    /// Calls `f` with the next key whose breaker admits it, and records the outcome on that
+    /// Calls `f` with the next key whose breaker admits it; every error counts against that
     /// key's breaker.
     ///
     /// # Errors
@@ -169,17 +169,47 @@ impl KeyPool {
     /// # Examples
     ///
     /// See [`KeyPool`].
-    pub fn call<T, E, F>(&self, mut f: F) -> Result<T, E>
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut(Arc<str>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.call_with(|_| true, f)
+    }
+
+    /// [`call`](Self::call), where only the errors `is_key_fault` picks count against the key
+    /// (a revoked or over-quota key, say), not those of the provider itself (an outage must not
+    /// take every key out of rotation).
+    ///
+    /// # Errors
+    ///
+    /// What `f` returned, or [`Error::CircuitOpen`] (converted into `E`) when every key's
+    /// breaker is open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Breaker, KeyPool};
+    /// #[derive(Debug, PartialEq)]
+    /// enum E { Unauthorized, Down, Policy(staunch_runtime::Error) }
+    /// impl From<staunch_runtime::Error> for E { fn from(e: staunch_runtime::Error) -> Self { E::Policy(e) } }
+    ///
+    /// let pool = KeyPool::new("docs-key-fault", ["k1"], Breaker::new().threshold(1)).unwrap();
+    /// let is_key_fault = |e: &E| *e == E::Unauthorized;
+    /// assert_eq!(pool.call_with(is_key_fault, |_| Err::<(), _>(E::Down)), Err(E::Down));
+    /// assert_eq!(pool.call_with(is_key_fault, |_| Ok::<_, E>(1)), Ok(1), "an outage leaves the key in rotation");
+    /// ```
+    pub fn call_with<T, E, F>(&self, is_key_fault: fn(&E) -> bool, mut f: F) -> Result<T, E>
     where
         F: FnMut(Arc<str>) -> Result<T, E>,
         E: From<Error>,
     {
         for (key, policy) in self.order() {
-            let mut call = policy.begin::<Result<T, E>>(|_| Class::DEFAULT.retryable_if(false));
-            match call.attempt_sync(Req::new(), || f(key.clone())) {
-                Step::Fallback(Err(e)) if call.was_rejected() => drop(e),
-                Step::Done(r) | Step::Fallback(r) => return r,
-                Step::Again => unreachable!("a key's policy has no retry"),
+            let mut call =
+                policy.begin::<Result<Result<T, E>, E>>(|_| Class::DEFAULT.retryable_if(false));
+            let step = call.attempt_sync(Req::new(), || split(f(key.clone()), is_key_fault));
+            if let Some(r) = settle(step, call.was_rejected()) {
+                return r;
             }
         }
         Err(self.all_open().into())
@@ -201,7 +231,36 @@ impl KeyPool {
     /// assert_eq!(r, Ok(4));
     /// # }
     /// ```
-    pub async fn call_async<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut(Arc<str>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        self.call_async_with(|_| true, f).await
+    }
+
+    /// [`call_with`](Self::call_with) for async calls.
+    ///
+    /// # Errors
+    ///
+    /// What `f`'s future returned, or [`Error::CircuitOpen`] (converted into `E`) when every
+    /// key's breaker is open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = staunch_runtime::KeyPool::new("docs-keys-async-with", ["sk-1"], Default::default()).unwrap();
+    /// let r = pool.call_async_with(|_: &staunch_runtime::Error| false, |key| async move { Ok(key.len()) }).await;
+    /// assert_eq!(r, Ok(4));
+    /// # }
+    /// ```
+    pub async fn call_async_with<T, E, F, Fut>(
+        &self,
+        is_key_fault: fn(&E) -> bool,
+        mut f: F,
+    ) -> Result<T, E>
     where
         F: FnMut(Arc<str>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -211,13 +270,33 @@ impl KeyPool {
             if policy.handle().preflight().is_err() {
                 continue;
             }
-            let mut call = policy.begin::<Result<T, E>>(|_| Class::DEFAULT.retryable_if(false));
-            match call.attempt_async(Req::new(), f(key.clone())).await {
-                Step::Fallback(Err(e)) if call.was_rejected() => drop(e),
-                Step::Done(r) | Step::Fallback(r) => return r,
-                Step::Again => unreachable!("a key's policy has no retry"),
+            let mut call =
+                policy.begin::<Result<Result<T, E>, E>>(|_| Class::DEFAULT.retryable_if(false));
+            let fut = f(key.clone());
+            let step = call
+                .attempt_async(Req::new(), async move { split(fut.await, is_key_fault) })
+                .await;
+            if let Some(r) = settle(step, call.was_rejected()) {
+                return r;
             }
         }
         Err(self.all_open().into())
+    }
+}
+
+/// The outcome as the key's breaker sees it: only a key fault is an `Err`.
+fn split<T, E>(r: Result<T, E>, is_key_fault: fn(&E) -> bool) -> Result<Result<T, E>, E> {
+    match r {
+        Err(e) if is_key_fault(&e) => Err(e),
+        other => Ok(other),
+    }
+}
+
+/// The call's result, or `None` when the key's breaker turned the attempt away (try the next).
+fn settle<T, E>(step: Step<Result<Result<T, E>, E>>, rejected: bool) -> Option<Result<T, E>> {
+    match step {
+        Step::Fallback(Err(_)) if rejected => None,
+        Step::Done(r) | Step::Fallback(r) => Some(r.and_then(|inner| inner)),
+        Step::Again => unreachable!("a key's policy has no retry"),
     }
 }
