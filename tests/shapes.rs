@@ -229,9 +229,9 @@ async fn trait_methods() {
 // ---- generics, lifetimes, impl Trait ------------------------------------------------------
 
 #[resilient(retry(max = 1, delay = 0), name = "shape-generic")]
-fn first<T: Clone + std::fmt::Debug>(items: &[T]) -> Result<T, Fail>
+fn first<T>(items: &[T]) -> Result<T, Fail>
 where
-    T: PartialEq,
+    T: Clone + std::fmt::Debug + PartialEq,
 {
     items.first().cloned().ok_or(Fail::Fatal)
 }

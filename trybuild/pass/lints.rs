@@ -27,9 +27,13 @@ pub fn transient(_: &MyError) -> bool {
 ///
 /// # Errors
 ///
-/// Never.
+/// For id 0.
 pub fn cached(id: u64, _name: &str) -> Result<u64, MyError> {
-    Ok(id)
+    if id == 0 {
+        Err(MyError)
+    } else {
+        Ok(id)
+    }
 }
 
 /// Everything at once.
@@ -94,8 +98,11 @@ impl Svc {
     ///
     /// # Errors
     ///
-    /// Never.
+    /// Without hits.
     pub fn stale(&self, k: &str) -> Result<String, MyError> {
+        if self.hits == 0 {
+            return Err(MyError);
+        }
         Ok(format!("stale {k}{}", self.hits))
     }
 
@@ -160,7 +167,9 @@ where
     T: std::fmt::Debug,
 {
     let _ = extra.as_ref();
-    items.first().ok_or_else(|| std::io::ErrorKind::NotFound.into())
+    items
+        .first()
+        .ok_or_else(|| std::io::ErrorKind::NotFound.into())
 }
 
 /// A trait with a native async fn.
@@ -176,7 +185,7 @@ impl Fetch for Svc {
     }
 }
 
-fn main() {
+pub fn main() {
     let clock = staunch::MockClock::new();
     let _g = clock.install();
     let _ = everything(1, "a");
@@ -186,7 +195,10 @@ fn main() {
     let _ = s.get("k");
     let _ = s.bump();
     let _ = generic(&[1, 2], "x");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let _ = s.hit(1).await;
         let _ = s.fetch(1).await;
