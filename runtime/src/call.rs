@@ -444,11 +444,13 @@ where
                 {
                     let wait = retry.wait(self.retries, class.retry_after);
                     self.retries += 1;
+                    shared.counts.retries.fetch_add(1, Ordering::Relaxed);
                     return Settled::RetryAfter(wait);
                 }
             }
         }
         Settled::Step(if class.fallback {
+            shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
             Step::Fallback(out)
         } else {
             Step::Done(out)
@@ -460,6 +462,11 @@ where
     #[cold]
     fn rejected(&mut self, e: Error) -> Step<R> {
         self.rejected = true;
+        self.policy
+            .shared
+            .counts
+            .fallbacks
+            .fetch_add(1, Ordering::Relaxed);
         Step::Fallback(R::from_err(R::Err::from(e)))
     }
 

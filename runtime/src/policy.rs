@@ -435,6 +435,14 @@ impl PolicyBuilder {
     }
 }
 
+/// Counts of what happened off the happy path (never touched on it).
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) retries: AtomicU64,
+    pub(crate) fallbacks: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+}
+
 /// What every policy of one name shares: the breaker, the limiter and the bulkhead.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -447,6 +455,7 @@ pub(crate) struct Shared {
     pub(crate) hold_until: AtomicU64,
     pub(crate) bulkhead: Bulkhead,
     pub(crate) config: Config,
+    pub(crate) counts: Counts,
 }
 
 impl Shared {
@@ -464,6 +473,7 @@ impl Shared {
                 .map(|t| Direct::new(Gcra::new(t.rate, t.per, t.burst))),
             max_wait: max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
             hold_until: AtomicU64::new(0),
+            counts: Counts::default(),
             bulkhead: Bulkhead::new(config.max_inflight),
             config,
         }
@@ -570,5 +580,74 @@ impl Policy {
         crate::Handle {
             shared: self.shared.clone(),
         }
+    }
+
+    /// [`Stale::settle_sync`](crate::Stale::settle_sync), counted in this policy's
+    /// [`Signals::stale_served`](crate::Signals::stale_served). What `stale(…)` expands to.
+    ///
+    /// # Errors
+    ///
+    /// The error it was given, when no fresh answer is remembered for `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Policy, Stale};
+    /// static CACHE: Stale = Stale::new(10, Duration::from_secs(60));
+    /// let p = Policy::builder("docs-stale-sync").build().unwrap();
+    /// let _ = p.stale_sync(&CACHE, 1, Ok::<_, ()>(5));
+    /// assert_eq!(p.stale_sync(&CACHE, 1, Err::<i32, _>(())), Ok(5));
+    /// assert_eq!(p.handle().signals().stale_served, 1);
+    /// ```
+    pub fn stale_sync<T, E>(
+        &self,
+        cache: &crate::Stale,
+        key: u64,
+        result: Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        cache.settle(
+            key,
+            result,
+            crate::clock::Mode::Sync,
+            Some(&self.shared.counts.stale_served),
+        )
+    }
+
+    /// [`stale_sync`](Self::stale_sync) on tokio's clock, for async calls.
+    ///
+    /// # Errors
+    ///
+    /// The error it was given, when no fresh answer is remembered for `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Policy, Stale};
+    /// static CACHE: Stale = Stale::new(10, Duration::from_secs(60));
+    /// let p = Policy::builder("docs-stale-async").build().unwrap();
+    /// assert_eq!(p.stale_async(&CACHE, 1, Err::<i32, _>("down")), Err("down"));
+    /// # }
+    /// ```
+    pub fn stale_async<T, E>(
+        &self,
+        cache: &crate::Stale,
+        key: u64,
+        result: Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        cache.settle(
+            key,
+            result,
+            crate::clock::Mode::Async,
+            Some(&self.shared.counts.stale_served),
+        )
     }
 }

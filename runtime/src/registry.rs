@@ -65,6 +65,13 @@ pub struct Signals {
     pub tokens_remaining: Option<f64>,
     /// How long every caller is still held off by a retry-after hint (zero: not held off).
     pub held_off_for: std::time::Duration,
+    /// Retries made since the policy was created.
+    pub retries: u64,
+    /// Calls that finally failed or were rejected, in a way worth a fallback (and were handed to
+    /// it, if there is one), since the policy was created.
+    pub fallbacks: u64,
+    /// Calls answered from a stale cache (`stale(…)`) since the policy was created.
+    pub stale_served: u64,
 }
 
 /// What a provider said of its own limits in a response (the `x-ratelimit-remaining-*` and
@@ -154,6 +161,9 @@ impl Handle {
                 _ => None,
             },
             tokens_remaining: s.tokens.as_ref().map(|t| t.remaining(now)),
+            retries: s.counts.retries.load(crate::sync::Ordering::Relaxed),
+            fallbacks: s.counts.fallbacks.load(crate::sync::Ordering::Relaxed),
+            stale_served: s.counts.stale_served.load(crate::sync::Ordering::Relaxed),
             held_off_for: std::time::Duration::from_nanos(
                 s.hold_until
                     .load(crate::sync::Ordering::Acquire)

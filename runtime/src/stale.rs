@@ -79,7 +79,7 @@ impl Stale {
     where
         T: Clone + Send + Sync + 'static,
     {
-        self.settle(key, result, Mode::Sync)
+        self.settle(key, result, Mode::Sync, None)
     }
 
     /// [`settle_sync`](Self::settle_sync) on tokio's clock, for async calls.
@@ -100,10 +100,16 @@ impl Stale {
     where
         T: Clone + Send + Sync + 'static,
     {
-        self.settle(key, result, Mode::Async)
+        self.settle(key, result, Mode::Async, None)
     }
 
-    fn settle<T, E>(&self, key: u64, result: Result<T, E>, mode: Mode) -> Result<T, E>
+    pub(crate) fn settle<T, E>(
+        &self,
+        key: u64,
+        result: Result<T, E>,
+        mode: Mode,
+        served: Option<&AtomicU64>,
+    ) -> Result<T, E>
     where
         T: Clone + Send + Sync + 'static,
     {
@@ -144,6 +150,9 @@ impl Stale {
                 match found.as_deref().and_then(|v| v.downcast_ref::<T>()) {
                     Some(value) => {
                         self.served.fetch_add(1, Ordering::Relaxed);
+                        if let Some(served) = served {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
                         Ok(value.clone())
                     }
                     None => Err(e),
