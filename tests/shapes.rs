@@ -133,6 +133,20 @@ impl Client {
         }
     }
 
+    #[resilient(retry(max = 1, delay = 0), fallback = boxed_default, name = "shape-boxed")]
+    fn boxed(self: Box<Self>) -> Result<usize, Fail> {
+        if self.log.is_empty() {
+            Err(Fail::Fatal)
+        } else {
+            Ok(self.log.len())
+        }
+    }
+
+    #[allow(clippy::unnecessary_box_returns, clippy::unnecessary_wraps)]
+    fn boxed_default(self: Box<Self>) -> Result<usize, Fail> {
+        Ok(self.base.len())
+    }
+
     #[resilient(retry(max = 1, delay = 0), name = "shape-assoc")]
     fn build(base: &str) -> Result<Client, Fail> {
         Ok(Client {
@@ -162,6 +176,7 @@ fn methods_sync() {
     let c = Client::build("b").unwrap();
     assert_eq!(c.base, "b");
     assert_eq!(c.size(), Ok(0));
+    assert_eq!(Box::new(Client::new()).boxed(), Ok(3));
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,5 +1,9 @@
-//! The `#[resilient]` attribute of [staunch](https://docs.rs/staunch). Use it through the
-//! `staunch` crate, which re-exports it with the runtime it expands to.
+//! The `#[resilient]` attribute of [staunch](https://docs.rs/staunch).
+//!
+//! Use it through the `staunch` crate, which re-exports it as `staunch::resilient` together with
+//! the runtime that the generated code calls (the generated code names the runtime only as
+//! `::staunch::__private::…`). Runnable examples of every option are in the `staunch` crate's
+//! documentation; this crate documents what the attribute accepts and what it emits.
 #![deny(missing_docs)]
 
 mod args;
@@ -9,7 +13,123 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Wraps a `fn` or `async fn` in a resilience policy.
+/// Wraps a `fn` or `async fn` returning a `Result` in a resilience policy: retries, a circuit
+/// breaker, a rate limit, a bulkhead, a timeout and a fallback, every one optional.
+///
+/// ```text
+/// #[resilient(retry(max = 3, backoff = 2.0), breaker(threshold = 5, cooldown = 30), rps = 10, fallback = other_fn)]
+/// async fn call(id: u64) -> Result<Reply, MyError> { … }
+/// ```
+///
+/// Every option is optional and used at most once, in any order. Every mistake in the
+/// attribute is a compile error pointing at the offending tokens, and all of them are reported
+/// at once; the function is then left as written, so nothing else breaks because of it.
+///
+/// # Options
+///
+/// | option | default | valid values | meaning |
+/// |---|---|---|---|
+/// | `name = "openai"` | the function's path (`module::fn`), a policy of its own | a non-empty string | functions of one name share one breaker, one limiter and one bulkhead, process-wide |
+/// | `retry` or `retry(…)` | no retry | see below | run the body again after a failed attempt |
+/// | `retry(max = N)` | `3` | N ≥ 1 | at most N retries (N + 1 attempts) |
+/// | `retry(backoff = F)` | `2.0` | F ≥ 1.0 | each wait is F times the one before |
+/// | `retry(delay = D)` | `"100ms"` | a duration | the first wait |
+/// | `retry(max_delay = D)` | `"30s"` | a duration | no wait is longer |
+/// | `retry(jitter = J)` | `true` | `true` (= 1), `false` (= 0, exact waits) or a fraction in (0, 1] | each wait `w` is drawn from `[(1 − J)·w, w]` |
+/// | `retry(on = path)` | every error | a `fn(&E) -> bool` | which errors are worth another attempt |
+/// | `breaker` or `breaker(…)` | no breaker | see below | reject calls at once while the service is failing |
+/// | `breaker(threshold = N)` | `5` | N ≥ 1 | open after N failures in a row |
+/// | `breaker(cooldown = D)` | `30` (seconds) | a duration | how long it stays open before trial calls |
+/// | `breaker(half_open = M)` | `1` | M ≥ 1 | trial calls at a time; M successes close it |
+/// | `rps = R` / `rpm = R` | no limit | R > 0, not both | a token bucket refilled at R a second / a minute |
+/// | `burst = B` | one second of `rps`, at least 1 | B ≥ 1; needs `rps` or `rpm` | the bucket's size |
+/// | `key = expr` | one bucket | an expression over the arguments whose value is `Hash`; needs `rps` or `rpm` | one bucket per value |
+/// | `wait = D` | wait as long as it takes | a duration; needs `rps` or `rpm` | the longest a call waits for a token, then `Error::RateLimited` |
+/// | `max_inflight = N` | no bulkhead | N ≥ 1 | at most N calls in flight; one more fails with `Error::BulkheadFull` |
+/// | `timeout = D` | none | a duration; `async` functions only | each attempt's time limit, then `Error::Timeout` |
+/// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
+///
+/// A duration `D` is whole seconds (`30`), fractional seconds (`0.25`) or a string with a unit
+/// (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`): not negative, at most `u64::MAX` nanoseconds (about
+/// 584 years). Only the options written are emitted; the defaults live in the runtime, and
+/// `STAUNCH_<NAME>_<KNOB>` environment variables override them when the policy is created at the
+/// function's first call.
+///
+/// # What it expands to
+///
+/// The function keeps its signature, attributes, docs, visibility, generics and where clause;
+/// its body becomes (for a sync function; an `async fn` builds an `async` block per attempt and
+/// `.await`s it):
+///
+/// ```text
+/// static __STAUNCH_POLICY: FnCell = FnCell::new();          // the policy, made at the first call
+/// let __staunch_req = Req::new();                            // `.key(key_hash(&(key)))`, evaluated once
+/// let mut __staunch_call = __STAUNCH_POLICY
+///     .get_or_init(|| Policy::builder("name").retry(Retry::new().max(3)).rps(10.0)/* … */)
+///     .begin::<Ret>(classify);                               // the error's own `Classify`, or the default
+/// loop {                                                     // no loop without `retry`
+///     match __staunch_call.attempt_sync(__staunch_req, || { /* the body */ }) {
+///         Step::Done(r) => break r,
+///         Step::Again => {}                                  // the backoff wait is over
+///         Step::Fallback(_) => break other_fn(id),           // `break r` without a fallback
+///     }
+/// }
+/// ```
+///
+/// Each attempt passes the breaker, the limiter and the bulkhead, then runs the body (under the
+/// timeout); its outcome is recorded. The generated locals use `Span::mixed_site()` and cannot
+/// clash with the function's; the generated paths are absolute. The code trips no lint under
+/// `#![deny(warnings)]`, `clippy::all` or `clippy::pedantic`, and compiles in edition 2021 and
+/// 2024 crates. The future of an `async fn` is `Send` whenever its body's is.
+///
+/// # Supported functions
+///
+/// - `fn` and `async fn`; free functions, inherent methods (`&self`, `&mut self`, `self`,
+///   `self: Box<Self>`, no receiver), methods of trait impls (including native `async fn` in
+///   traits), generic functions, functions with explicit lifetimes, `impl Trait` arguments,
+///   `unsafe fn`.
+/// - Methods under `#[async_trait]`: their `Box::pin(async move { … })` body is wrapped like an
+///   `async fn`'s (put `#[resilient]` on the method inside the `#[async_trait]` impl).
+/// - The return type is a `Result<T, E>` by any name (`io::Result<T>`, `anyhow::Result<T>`, an
+///   alias of your own) with `E: From<staunch::Error>`; anything else is a compile error at the
+///   return type. `const fn` and `extern` functions are refused.
+///
+/// # Arguments, retries and fallbacks
+///
+/// - Each attempt is a fresh closure (or `async` block) that borrows the arguments: they are
+///   reused across attempts, `&mut self` is lent to each attempt in turn, and what an attempt
+///   changes (`self.count += 1`, a `mut` argument) the next one sees.
+/// - Without `retry` and `fallback` the body runs once and may consume its arguments and `self`.
+/// - With `retry`, a body that consumes an argument cannot run twice: the compiler reports
+///   "use of moved value: `arg`", "value moved into closure here, in previous iteration of loop",
+///   pointing at `retry`. Borrow it, or clone it inside the body.
+/// - With `fallback`, the arguments are handed to the fallback after the last attempt, so a body
+///   that consumes one is reported as "use of moved value" at the fallback's path. A parameter
+///   written as a pattern (`(a, b): (u32, u32)`, `_: T`) is bound to a hidden name and
+///   destructured at the start of each attempt; the fallback gets the whole value.
+/// - In a method, `fallback = name` calls `Self::name(self, args…)`; write a path
+///   (`fallback = crate::cached`) for a free function. An async function's fallback is awaited.
+///   A mismatch in the fallback's parameters, return type or asyncness is a type error at the
+///   fallback's path.
+///
+/// # Errors and classification
+///
+/// Every `Err` counts as a failure and is retried, unless `retry(on = …)` says otherwise or the
+/// error type implements `staunch::Classify` (found by autoref specialization when the error type
+/// is concrete, or bounded by `Classify` in a generic function). The policy's own rejections
+/// (`staunch::Error`) reach the caller converted with `From`.
+///
+/// # Limitations
+///
+/// - Under `retry`, a body returning a `&mut` borrow of `self` (`-> Result<&mut T, E>`) does not
+///   compile ("two closures require unique access"): the borrow checker cannot see that only the
+///   last attempt's borrow escapes.
+/// - The return type must be nameable inside the body: no `impl Trait` inside the `Result`.
+/// - Without `retry`, the function never retries, whatever `STAUNCH_<NAME>_RETRY_MAX` says: its
+///   body may consume its arguments.
+/// - A generic function has one policy for all its instantiations.
+/// - The breaker, limiter and bulkhead of a name are configured by the first function of that
+///   name to be called; its later siblings share them as they are.
 #[proc_macro_attribute]
 pub fn resilient(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::resilient(attr.into(), item.into()).into()
