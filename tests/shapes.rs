@@ -142,7 +142,7 @@ impl Client {
         }
     }
 
-    #[allow(clippy::unnecessary_box_returns, clippy::unnecessary_wraps)]
+    #[allow(clippy::boxed_local, clippy::unnecessary_wraps)]
     fn boxed_default(self: Box<Self>) -> Result<usize, Fail> {
         Ok(self.base.len())
     }

@@ -23,6 +23,14 @@ pub mod kw {
     syn::custom_keyword!(max_inflight);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(fallback);
+    syn::custom_keyword!(tpm);
+    syn::custom_keyword!(cost);
+    syn::custom_keyword!(usage);
+    syn::custom_keyword!(stale);
+    // stale(...)
+    syn::custom_keyword!(max_age);
+    syn::custom_keyword!(capacity);
+    syn::custom_keyword!(budget);
     // retry(...)
     syn::custom_keyword!(max);
     syn::custom_keyword!(backoff);
@@ -70,6 +78,10 @@ pub enum Top {
     MaxInflight,
     Timeout,
     Fallback,
+    Tpm,
+    Cost,
+    Usage,
+    Stale,
     Unknown,
 }
 
@@ -82,6 +94,7 @@ pub enum RetryKey {
     MaxDelay,
     Jitter,
     On,
+    Budget,
     Unknown,
 }
 
@@ -94,6 +107,14 @@ pub enum BreakerKey {
     Unknown,
 }
 
+/// The options of `stale(...)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaleKey {
+    MaxAge,
+    Capacity,
+    Unknown,
+}
+
 /// Everything inside `#[resilient(...)]`, in the order written.
 pub struct Args {
     pub opts: Vec<TopOpt>,
@@ -103,6 +124,7 @@ pub struct Args {
 pub enum TopOpt {
     Retry(Opt<Top, RetryArgs>),
     Breaker(Opt<Top, BreakerArgs>),
+    Stale(Opt<Top, StaleArgs>),
     Other(Opt<Top>),
 }
 
@@ -114,6 +136,11 @@ pub struct RetryArgs {
 /// Everything inside `breaker(...)`.
 pub struct BreakerArgs {
     pub opts: Vec<Opt<BreakerKey>>,
+}
+
+/// Everything inside `stale(...)`.
+pub struct StaleArgs {
+    pub opts: Vec<Opt<StaleKey>>,
 }
 
 /// The names of the top-level options, for "did you mean".
@@ -129,9 +156,23 @@ pub const TOP_NAMES: &[&str] = &[
     "max_inflight",
     "timeout",
     "fallback",
+    "tpm",
+    "cost",
+    "usage",
+    "stale",
 ];
 /// The names of the options of `retry(...)`.
-pub const RETRY_NAMES: &[&str] = &["max", "backoff", "delay", "max_delay", "jitter", "on"];
+pub const RETRY_NAMES: &[&str] = &[
+    "max",
+    "backoff",
+    "delay",
+    "max_delay",
+    "jitter",
+    "on",
+    "budget",
+];
+/// The names of the options of `stale(...)`.
+pub const STALE_NAMES: &[&str] = &["max_age", "capacity"];
 /// The names of the options of `breaker(...)`.
 pub const BREAKER_NAMES: &[&str] = &["threshold", "cooldown", "half_open"];
 
@@ -201,6 +242,10 @@ impl Parse for Args {
                 max_inflight => Top::MaxInflight,
                 timeout => Top::Timeout,
                 fallback => Top::Fallback,
+                tpm => Top::Tpm,
+                cost => Top::Cost,
+                usage => Top::Usage,
+                stale => Top::Stale,
             ];
             let (key, ident) = key(input, &known, Top::Unknown)?;
             Ok(match key {
@@ -210,6 +255,11 @@ impl Parse for Args {
                     value: value(input)?,
                 }),
                 Top::Breaker => TopOpt::Breaker(Opt {
+                    key,
+                    ident,
+                    value: value(input)?,
+                }),
+                Top::Stale => TopOpt::Stale(Opt {
                     key,
                     ident,
                     value: value(input)?,
@@ -235,6 +285,7 @@ impl Parse for RetryArgs {
                 max_delay => RetryKey::MaxDelay,
                 jitter => RetryKey::Jitter,
                 on => RetryKey::On,
+                budget => RetryKey::Budget,
             ];
             let (key, ident) = key(input, &known, RetryKey::Unknown)?;
             Ok(Opt {
@@ -263,6 +314,24 @@ impl Parse for BreakerArgs {
             })
         })?;
         Ok(BreakerArgs { opts })
+    }
+}
+
+impl Parse for StaleArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let opts = list(input, |input| {
+            let known = peekers![
+                max_age => StaleKey::MaxAge,
+                capacity => StaleKey::Capacity,
+            ];
+            let (key, ident) = key(input, &known, StaleKey::Unknown)?;
+            Ok(Opt {
+                key,
+                ident,
+                value: value(input)?,
+            })
+        })?;
+        Ok(StaleArgs { opts })
     }
 }
 

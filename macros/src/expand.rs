@@ -95,7 +95,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     // what the fallback is handed: each argument by name (patterns are bound to a name first)
     let mut rebinds = Vec::new();
     let mut forward = Vec::new();
-    if cfg.fallback.is_some() {
+    if cfg.fallback.is_some() || cfg.stale.is_some() {
         let renamed_self = prelude.iter().any(|s| binds(s, "__self"));
         for (i, arg) in sig.inputs.iter_mut().enumerate() {
             match arg {
@@ -188,18 +188,56 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
 
     let make = builder(cfg, &sig.ident);
     let classify = classify(cfg);
-    let req_value = match &cfg.key {
-        Some(k) => quote_spanned!(k.span()=>
-            ::staunch::__private::Req::new().key(::staunch::__private::key_hash(&(#k)))
-        ),
-        None => quote!(::staunch::__private::Req::new()),
+    let mut req_value = quote!(::staunch::__private::Req::new());
+    if let Some(k) = &cfg.key {
+        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
+    }
+    if let Some(c) = &cfg.cost {
+        req_value.extend(quote_spanned!(c.span()=> .cost(#c)));
+    }
+    let usage = cfg
+        .usage
+        .as_ref()
+        .map(|u| quote_spanned!(u.span()=> .usage(#u)));
+    let policy_local = local("__staunch_policy");
+    let out = local("__staunch_out");
+    let stale_key = local("__staunch_stale_key");
+    let (stale_static, stale_key_value, run) = match &cfg.stale {
+        None => (None, None, run),
+        Some(st) => {
+            let cap = Literal::u32_unsuffixed(st.capacity);
+            let age = nanos(st.max_age);
+            let stale_static = quote! {
+                static __STAUNCH_STALE: ::staunch::__private::Stale =
+                    ::staunch::__private::Stale::new(#cap, #age);
+            };
+            // the arguments (not `self`), hashed once before the first attempt
+            let args = forward
+                .iter()
+                .filter(|a| *a != "self" && *a != "__self")
+                .map(|a| Ident::new(&a.to_string(), a.span().located_at(st.span)));
+            let key = quote_spanned!(st.span=>
+                let #stale_key = ::staunch::__private::key_hash(&(#(&#args,)*));
+            );
+            let settle = match shape.kind {
+                Kind::Sync => quote_spanned!(st.span=> stale_sync),
+                Kind::Async | Kind::BoxPin => quote_spanned!(st.span=> stale_async),
+            };
+            let run = quote! {
+                let #out = #run;
+                #policy_local.#settle(&__STAUNCH_STALE, #stale_key, #out)
+            };
+            (Some(stale_static), Some(key), run)
+        }
     };
     let begin = quote_spanned!(ret_span=> begin::<#ret>);
     let policy = quote!(__STAUNCH_POLICY);
     let setup = quote! {
         let #req = #req_value;
+        #stale_key_value
         #(#prelude)*
-        let mut #call = #policy.get_or_init(#make).#begin(#classify);
+        let #policy_local = #policy.get_or_init(#make);
+        let mut #call = #policy_local.#begin(#classify) #usage;
     };
     let inner_body = match boxed {
         Some(func) => quote!(#func(async move { #setup #run })),
@@ -210,6 +248,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
         #vis #sig {
             #(#inner)*
             static #policy: ::staunch::__private::FnCell = ::staunch::__private::FnCell::new();
+            #stale_static
             #inner_body
         }
     }
@@ -335,6 +374,10 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
         }
         None => {}
     }
+    if let Some(v) = cfg.tpm {
+        let v = float(v);
+        b.extend(quote!(.tpm(#v)));
+    }
     if let Some(n) = cfg.burst {
         let n = Literal::u32_unsuffixed(n);
         b.extend(quote!(.burst(#n)));
@@ -378,6 +421,10 @@ fn retry(r: &RetryConfig) -> TokenStream {
     if let Some(v) = r.jitter {
         let v = float(v);
         t.extend(quote!(.jitter(#v)));
+    }
+    if let Some(v) = r.budget {
+        let v = float(v);
+        t.extend(quote!(.budget(#v)));
     }
     t
 }

@@ -47,6 +47,11 @@ use proc_macro::TokenStream;
 /// | `wait = D` | wait as long as it takes | a duration; needs `rps` or `rpm` | the longest a call waits for a token, then `Error::RateLimited` |
 /// | `max_inflight = N` | no bulkhead | N ≥ 1 | at most N calls in flight; one more fails with `Error::BulkheadFull` |
 /// | `timeout = D` | none | a duration; `async` functions only | each attempt's time limit, then `Error::Timeout` |
+/// | `tpm = R` | no token limit | R > 0 | a token bucket of R tokens a minute beside any request rate (an LLM provider's TPM) |
+/// | `cost = expr` | 0 | an expression over the arguments giving a `u64`; needs `tpm` | the call's estimated tokens, taken before each attempt |
+/// | `usage = path` | none | a `fn(&T) -> u64` over the `Ok` value; needs `tpm` | the tokens really used: the difference from `cost` is refunded or charged |
+/// | `retry(budget = F)` | no budget | F > 0 | retries may add at most F × recent first attempts |
+/// | `stale` or `stale(max_age = D, capacity = N)` | `max_age = "10m"`, `capacity = 1000` | N ≥ 1; the arguments `Hash`, the `Ok` value `Clone + Send + Sync + 'static` | when the call (and its fallback) finally fails, answer the last good result for the same arguments, if younger than `max_age` |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 ///
 /// A duration `D` is whole seconds (`30`), fractional seconds (`0.25`) or a string with a unit

@@ -7,8 +7,8 @@ use proc_macro2::Span;
 use syn::{Expr, ExprLit, ExprPath, Lit, LitStr, UnOp};
 
 use crate::args::{
-    Args, BreakerArgs, BreakerKey, Opt, RetryArgs, RetryKey, Top, TopOpt, Value, BREAKER_NAMES,
-    RETRY_NAMES, TOP_NAMES,
+    Args, BreakerArgs, BreakerKey, Opt, RetryArgs, RetryKey, StaleArgs, StaleKey, Top, TopOpt,
+    Value, BREAKER_NAMES, RETRY_NAMES, STALE_NAMES, TOP_NAMES,
 };
 use crate::shape::{Kind, Shape};
 
@@ -27,6 +27,20 @@ pub struct Config {
     /// Nanoseconds.
     pub timeout: Option<u64>,
     pub fallback: Option<syn::Path>,
+    /// Tokens a minute.
+    pub tpm: Option<f64>,
+    pub cost: Option<Expr>,
+    pub usage: Option<syn::Path>,
+    pub stale: Option<StaleConfig>,
+}
+
+/// `stale(...)`, checked, with its defaults filled in (the runtime's `Stale::new` takes both).
+pub struct StaleConfig {
+    /// Where `stale` was written.
+    pub span: Span,
+    pub capacity: u32,
+    /// Nanoseconds.
+    pub max_age: u64,
 }
 
 /// `rps = R` or `rpm = R`.
@@ -48,6 +62,7 @@ pub struct RetryConfig {
     pub max_delay: Option<u64>,
     pub jitter: Option<f64>,
     pub on: Option<syn::Path>,
+    pub budget: Option<f64>,
 }
 
 impl RetryConfig {
@@ -60,6 +75,7 @@ impl RetryConfig {
             max_delay: None,
             jitter: None,
             on: None,
+            budget: None,
         }
     }
 }
@@ -103,10 +119,14 @@ pub fn validate(args: Args, shape: &Shape, errors: &mut Errors) -> Config {
     let mut seen: Vec<(Top, Span)> = Vec::new();
     let mut rate_at: Option<(&'static str, Span)> = None;
     let mut needs_rate: Vec<(&'static str, Span)> = Vec::new();
+    let mut needs_rate_or_tpm: Vec<(&'static str, Span)> = Vec::new();
+    let mut needs_tpm: Vec<(&'static str, Span)> = Vec::new();
+    let mut tpm_at = false;
     for opt in args.opts {
         let (key, ident) = match &opt {
             TopOpt::Retry(o) => (o.key, o.ident.clone()),
             TopOpt::Breaker(o) => (o.key, o.ident.clone()),
+            TopOpt::Stale(o) => (o.key, o.ident.clone()),
             TopOpt::Other(o) => (o.key, o.ident.clone()),
         };
         if key != Top::Unknown {
@@ -122,6 +142,7 @@ pub fn validate(args: Args, shape: &Shape, errors: &mut Errors) -> Config {
         match opt {
             TopOpt::Retry(o) => cfg.retry = retry(o, errors),
             TopOpt::Breaker(o) => cfg.breaker = breaker(o, errors),
+            TopOpt::Stale(o) => cfg.stale = stale(o, errors),
             TopOpt::Other(o) => {
                 let Some(e) = assigned(&o, errors, example(o.key)) else {
                     continue;
@@ -165,8 +186,20 @@ pub fn validate(args: Args, shape: &Shape, errors: &mut Errors) -> Config {
                         needs_rate.push(("key", o.ident.span()));
                         cfg.key = Some(e.clone());
                     }
+                    Top::Tpm => {
+                        tpm_at = true;
+                        cfg.tpm = positive(&o.ident, e, errors);
+                    }
+                    Top::Cost => {
+                        needs_tpm.push(("cost", o.ident.span()));
+                        cfg.cost = Some(e.clone());
+                    }
+                    Top::Usage => {
+                        needs_tpm.push(("usage", o.ident.span()));
+                        cfg.usage = path(&o.ident, e, errors, "usage = Reply::tokens");
+                    }
                     Top::Wait => {
-                        needs_rate.push(("wait", o.ident.span()));
+                        needs_rate_or_tpm.push(("wait", o.ident.span()));
                         cfg.wait = duration(&o.ident, e, errors);
                     }
                     Top::MaxInflight => cfg.max_inflight = int(&o.ident, e, 1, errors),
@@ -182,9 +215,20 @@ pub fn validate(args: Args, shape: &Shape, errors: &mut Errors) -> Config {
                     Top::Fallback => {
                         cfg.fallback = path(&o.ident, e, errors, "fallback = cached_answer");
                     }
-                    Top::Retry | Top::Breaker | Top::Unknown => unreachable!(),
+                    Top::Retry | Top::Breaker | Top::Stale | Top::Unknown => unreachable!(),
                 }
             }
+        }
+    }
+    if !tpm_at {
+        for (option, span) in needs_tpm {
+            errors.at(
+                span,
+                format!("`{option}` needs a token limit: add `tpm = …`"),
+            );
+        }
+        if rate_at.is_none() {
+            needs_rate.extend(needs_rate_or_tpm);
         }
     }
     if rate_at.is_none() {
@@ -212,6 +256,10 @@ fn example(key: Top) -> &'static str {
         Top::MaxInflight => "max_inflight = 8",
         Top::Timeout => "timeout = \"2s\"",
         Top::Fallback => "fallback = cached_answer",
+        Top::Tpm => "tpm = 90000",
+        Top::Cost => "cost = estimate_tokens(prompt)",
+        Top::Usage => "usage = Reply::tokens",
+        Top::Stale => "stale(max_age = \"10m\", capacity = 1000)",
         Top::Unknown => "",
     }
 }
@@ -260,6 +308,8 @@ impl Unknown for Top {
             format!("`{name}` is an option of `retry`: write `retry({name} = …)`")
         } else if BREAKER_NAMES.contains(&name) {
             format!("`{name}` is an option of `breaker`: write `breaker({name} = …)`")
+        } else if STALE_NAMES.contains(&name) {
+            format!("`{name}` is an option of `stale`: write `stale({name} = …)`")
         } else {
             unknown(name, TOP_NAMES, "")
         }
@@ -379,6 +429,7 @@ fn retry(o: Opt<Top, RetryArgs>, errors: &mut Errors) -> Option<RetryConfig> {
             RetryKey::MaxDelay => "max_delay = \"30s\"",
             RetryKey::Jitter => "jitter = 0.5",
             RetryKey::On => "on = is_transient",
+            RetryKey::Budget => "budget = 0.1",
             RetryKey::Unknown => "",
         };
         let Some(e) = assigned(&o, errors, ex) else {
@@ -392,6 +443,7 @@ fn retry(o: Opt<Top, RetryArgs>, errors: &mut Errors) -> Option<RetryConfig> {
             RetryKey::MaxDelay => cfg.max_delay = duration(ident, e, errors),
             RetryKey::Jitter => cfg.jitter = jitter(e, errors),
             RetryKey::On => cfg.on = path(ident, e, errors, "on = is_transient"),
+            RetryKey::Budget => cfg.budget = positive(ident, e, errors),
             RetryKey::Unknown => unreachable!(),
         }
     }
@@ -441,6 +493,77 @@ fn breaker(o: Opt<Top, BreakerArgs>, errors: &mut Errors) -> Option<BreakerConfi
             BreakerKey::Cooldown => cfg.cooldown = duration(ident, e, errors),
             BreakerKey::HalfOpen => cfg.half_open = int(ident, e, 1, errors),
             BreakerKey::Unknown => unreachable!(),
+        }
+    }
+    Some(cfg)
+}
+
+impl Unknown for StaleKey {
+    fn is_unknown(&self) -> bool {
+        *self == StaleKey::Unknown
+    }
+    fn unknown_message(name: &str) -> String {
+        elsewhere(name, "stale").unwrap_or_else(|| unknown(name, STALE_NAMES, " of `stale`"))
+    }
+}
+
+/// Default of `stale(capacity)`.
+pub const STALE_CAPACITY: u32 = 1000;
+/// Default of `stale(max_age)`: ten minutes.
+pub const STALE_MAX_AGE: u64 = 600_000_000_000;
+
+fn stale(o: Opt<Top, StaleArgs>, errors: &mut Errors) -> Option<StaleConfig> {
+    let mut cfg = StaleConfig {
+        span: o.ident.span(),
+        capacity: STALE_CAPACITY,
+        max_age: STALE_MAX_AGE,
+    };
+    let list = match o.value {
+        Value::Flag => return Some(cfg),
+        Value::List(_, list) => list,
+        Value::Assign(e) => {
+            errors.push(syn::Error::new_spanned(
+                e,
+                "`stale` takes a list of options, not a value: write `stale(max_age = \"10m\", capacity = 1000)` or a bare `stale`",
+            ));
+            return None;
+        }
+    };
+    let mut seen = Vec::new();
+    for o in list.opts {
+        if !o.key.is_unknown() {
+            if seen.contains(&o.key) {
+                errors.at(
+                    o.ident.span(),
+                    format!(
+                        "`{}` is set twice in `stale(…)`; remove one of them",
+                        o.ident
+                    ),
+                );
+                continue;
+            }
+            seen.push(o.key);
+        }
+        let ex = match o.key {
+            StaleKey::MaxAge => "max_age = \"10m\"",
+            StaleKey::Capacity => "capacity = 1000",
+            StaleKey::Unknown => "",
+        };
+        let Some(e) = assigned(&o, errors, ex) else {
+            continue;
+        };
+        match o.key {
+            StaleKey::MaxAge => {
+                if let Some(d) = duration(&o.ident, e, errors) {
+                    cfg.max_age = d;
+                }
+            }
+            StaleKey::Capacity => {
+                if let Some(n) = int(&o.ident, e, 1, errors) {
+                    cfg.capacity = n;
+                }
+            }
+            StaleKey::Unknown => unreachable!(),
         }
     }
     Some(cfg)
@@ -849,6 +972,22 @@ mod tests {
         assert!(err("zzz = 1")[0].contains("expected one of"));
         assert!(err("max = 3")[0].contains("`max` is an option of `retry`"));
         assert!(err("breaker(max = 3)")[0].contains("option of `retry`, not of `breaker`"));
+    }
+
+    #[test]
+    fn llm_options() {
+        let cfg = ok("retry(budget = 0.2), rpm = 1200, tpm = 3000, cost = estimate(prompt), usage = Reply::tokens, wait = 0, stale(max_age = \"10m\", capacity = 5)");
+        assert_eq!(cfg.retry.unwrap().budget, Some(0.2));
+        assert_eq!(cfg.tpm, Some(3000.0));
+        assert!(cfg.cost.is_some() && cfg.usage.is_some());
+        let s = cfg.stale.unwrap();
+        assert_eq!((s.capacity, s.max_age), (5, 600_000_000_000));
+        assert_eq!(ok("stale").stale.unwrap().capacity, STALE_CAPACITY);
+        assert!(ok("tpm = 10, wait = 1").wait.is_some());
+        assert_eq!(err("cost = 3, usage = f").len(), 2);
+        assert_eq!(err("retry(budget = 0)").len(), 1);
+        assert_eq!(err("stale(capacity = 0, max_age = -1)").len(), 2);
+        assert!(err("stale(maxage = 1)")[0].contains("did you mean `max_age`"));
     }
 
     #[test]

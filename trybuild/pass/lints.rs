@@ -57,6 +57,37 @@ pub fn everything(id: u64, name: &str) -> Result<u64, MyError> {
     Ok(id)
 }
 
+/// A reply with its token usage.
+#[derive(Clone, Debug)]
+pub struct Reply(pub u64);
+
+impl Reply {
+    /// Tokens used.
+    #[must_use]
+    pub fn tokens(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The LLM options.
+///
+/// # Errors
+///
+/// When the provider fails.
+#[resilient(
+    retry(max = 2, budget = 0.2),
+    rpm = 60,
+    tpm = 1000,
+    cost = u64::from(n),
+    usage = Reply::tokens,
+    stale(max_age = "10m", capacity = 100),
+    name = "lints-llm"
+)]
+pub async fn llm(n: u32) -> Result<Reply, MyError> {
+    tokio::task::yield_now().await;
+    Ok(Reply(u64::from(n)))
+}
+
 /// A bare retry, an unnamed policy.
 ///
 /// # Errors
@@ -202,6 +233,7 @@ pub fn main() {
     rt.block_on(async move {
         let _ = s.hit(1).await;
         let _ = s.fetch(1).await;
+        let _ = llm(3).await;
         let _ = Svc::make("u").await;
         let _ = s.finish().await;
         tokio::time::sleep(Duration::ZERO).await;
