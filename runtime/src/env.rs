@@ -88,6 +88,16 @@ impl Knobs {
         parsed
     }
 
+    /// Reports a value that parsed but cannot be used.
+    pub(crate) fn reject(&self, knob: &str, reason: &str) {
+        if let Some((var, value)) = self.raw(knob) {
+            report(
+                &var,
+                format!("ignoring {var}={value:?}: {reason}; keeping the configured value"),
+            );
+        }
+    }
+
     /// A rate: a positive, finite number.
     pub(crate) fn rate(&self, knob: &str) -> Option<f64> {
         self.get(knob, "a number greater than 0", |v| {

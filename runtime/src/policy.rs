@@ -292,8 +292,8 @@ impl PolicyBuilder {
     /// assert_eq!(b.config().max_inflight, Some(1));
     /// ```
     pub fn build(mut self) -> Result<Policy, ConfigError> {
-        self.apply_env();
         self.validate()?;
+        self.apply_env();
         let config = self.config();
         let shared = registry::register(&self.name, self.unique, |name| Shared::new(name, &config));
         Ok(Policy {
@@ -307,37 +307,59 @@ impl PolicyBuilder {
         })
     }
 
+    /// Applies each `STAUNCH_<NAME>_<KNOB>` that is set, one at a time: a value that does not
+    /// parse, or would make the configuration invalid (a `BURST` without a rate, say), is
+    /// reported once and ignored.
     fn apply_env(&mut self) {
         let knobs = Knobs::new(&self.name);
-        if let Some(r) = knobs.rate("RPS") {
-            self.rps = Some(r);
-            self.rpm = None;
-        }
-        if let Some(r) = knobs.rate("RPM") {
-            self.rpm = Some(r);
-            self.rps = None;
-        }
-        if let Some(r) = knobs.rate("TPM") {
-            self.tpm = Some(r);
-        }
-        if let Some(b) = knobs.count("BURST") {
-            self.burst = Some(b);
-        }
-        if let Some(n) = knobs.count("MAX_INFLIGHT") {
-            self.max_inflight = Some(n);
-        }
-        if let Some(n) = knobs.count("BREAKER_THRESHOLD") {
-            self.breaker = Some(self.breaker.unwrap_or_default().threshold(n));
-        }
-        if let Some(d) = knobs.duration("BREAKER_COOLDOWN") {
-            self.breaker = Some(self.breaker.unwrap_or_default().cooldown(d));
-        }
-        if let Some(n) = knobs.count("RETRY_MAX") {
-            self.retry = Some(self.retry.unwrap_or_default().max(n));
-        }
-        if let Some(d) = knobs.duration("TIMEOUT") {
-            self.timeout = Some(d);
-        }
+        let mut apply = |knob: &str, set: &dyn Fn(&Knobs, &mut PolicyBuilder) -> bool| {
+            let mut trial = self.clone();
+            if set(&knobs, &mut trial) {
+                match trial.validate() {
+                    Ok(()) => *self = trial,
+                    Err(e) => knobs.reject(knob, &e.message),
+                }
+            }
+        };
+        apply("RPS", &|k, b| {
+            k.rate("RPS")
+                .map(|r| (b.rps, b.rpm) = (Some(r), None))
+                .is_some()
+        });
+        apply("RPM", &|k, b| {
+            k.rate("RPM")
+                .map(|r| (b.rpm, b.rps) = (Some(r), None))
+                .is_some()
+        });
+        apply("TPM", &|k, b| {
+            k.rate("TPM").map(|r| b.tpm = Some(r)).is_some()
+        });
+        apply("BURST", &|k, b| {
+            k.count("BURST").map(|n| b.burst = Some(n)).is_some()
+        });
+        apply("MAX_INFLIGHT", &|k, b| {
+            k.count("MAX_INFLIGHT")
+                .map(|n| b.max_inflight = Some(n))
+                .is_some()
+        });
+        apply("BREAKER_THRESHOLD", &|k, b| {
+            k.count("BREAKER_THRESHOLD")
+                .map(|n| b.breaker = Some(b.breaker.unwrap_or_default().threshold(n)))
+                .is_some()
+        });
+        apply("BREAKER_COOLDOWN", &|k, b| {
+            k.duration("BREAKER_COOLDOWN")
+                .map(|d| b.breaker = Some(b.breaker.unwrap_or_default().cooldown(d)))
+                .is_some()
+        });
+        apply("RETRY_MAX", &|k, b| {
+            k.count("RETRY_MAX")
+                .map(|n| b.retry = Some(b.retry.unwrap_or_default().max(n)))
+                .is_some()
+        });
+        apply("TIMEOUT", &|k, b| {
+            k.duration("TIMEOUT").map(|d| b.timeout = Some(d)).is_some()
+        });
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -71,3 +71,28 @@ fn a_bad_value_is_reported_once_and_the_configured_value_kept() {
         );
     }
 }
+
+/// Regression: a knob that parses but makes the configuration invalid (a burst without a rate)
+/// made `build` fail, and the attribute's policy creation panic.
+#[test]
+fn a_value_that_would_make_the_policy_invalid_is_reported_and_ignored() {
+    std::env::set_var("STAUNCH_ENV_BURST_ALONE_BURST", "10");
+    std::env::set_var("STAUNCH_ENV_BURST_ALONE_MAX_INFLIGHT", "3");
+    let p = Policy::builder("env-burst-alone")
+        .build()
+        .expect("the environment never makes a policy invalid");
+    assert_eq!(p.config().rate, None);
+    assert_eq!(
+        p.config().max_inflight,
+        Some(3),
+        "the good knob still applies"
+    );
+    let w = warnings();
+    assert_eq!(
+        w.iter()
+            .filter(|m| m.contains("STAUNCH_ENV_BURST_ALONE_BURST"))
+            .count(),
+        1,
+        "{w:?}"
+    );
+}
