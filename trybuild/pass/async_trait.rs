@@ -54,7 +54,10 @@ impl Mem {
 
 fn main() {
     let mut m = Mem(1);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         assert_eq!(m.get("k".to_owned()).await.unwrap(), "k1");
         assert_eq!(m.put("k".to_owned(), (1, 2)).await.unwrap(), 5);
