@@ -236,3 +236,8 @@ pub use staunch_runtime::*;
 pub mod __private {
     pub use staunch_runtime::__private::*;
 }
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,124 @@
+//! The client, written as a user of staunch would write it: one method per provider, each
+//! behind its own named policy, falling back alpha → bravo → charlie → the last good answer.
+//!
+//! The transport is a parameter so that the test can drive the same client on tokio's paused
+//! clock against the scenario directly, while the example sends real HTTP requests.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use staunch::http::HttpError;
+use staunch::{resilient, Breaker, KeyPool};
+
+use super::scenario::{Provider, ALPHA_KEYS};
+
+/// A chat answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub provider: String,
+    pub text: String,
+    pub total_tokens: u64,
+}
+
+impl Reply {
+    /// The tokens the provider says the call used.
+    pub fn tokens(&self) -> u64 {
+        self.total_tokens
+    }
+}
+
+/// Sends one chat request to a provider.
+pub trait Transport: Send + Sync {
+    fn post(
+        &self,
+        provider: Provider,
+        key: &str,
+        prompt: &str,
+    ) -> impl Future<Output = Result<Reply, HttpError>> + Send;
+}
+
+/// What a call will cost at most: the prompt and the longest answer we ask for.
+pub fn estimate_tokens(prompt: &str) -> u64 {
+    prompt.len() as u64 / 4 + 32
+}
+
+/// `alpha`'s API keys: a key that is refused (401 or 403) leaves the rotation for a minute.
+static ALPHA_POOL: LazyLock<KeyPool> = LazyLock::new(|| {
+    KeyPool::new(
+        "alpha-keys",
+        ALPHA_KEYS,
+        Breaker::new()
+            .threshold(1)
+            .cooldown(Duration::from_secs(60)),
+    )
+    .expect("three keys and a valid breaker")
+});
+
+pub struct LlmClient<T> {
+    transport: T,
+    /// Attempts made per provider (a retry is an attempt too).
+    pub attempts: [AtomicU64; 3],
+}
+
+impl<T: Transport> LlmClient<T> {
+    pub fn new(transport: T) -> Self {
+        LlmClient {
+            transport,
+            attempts: Default::default(),
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    fn attempt(&self, provider: Provider) {
+        self.attempts[provider as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Asks `alpha`, the main provider; retries a little (within a budget of 20 % of first
+    /// attempts), keeps to its request and token limits, and falls back to `bravo`. When every
+    /// provider failed, the last good answer to the same prompt (up to ten minutes old) answers.
+    #[resilient(
+        name = "alpha",
+        retry(max = 2, delay = "20ms", budget = 0.2),
+        breaker(threshold = 5, cooldown = 2),
+        rpm = 1200,
+        tpm = 3000,
+        cost = estimate_tokens(prompt),
+        usage = Reply::tokens,
+        wait = 0,
+        timeout = "800ms",
+        fallback = ask_bravo,
+        stale(max_age = "10m", capacity = 1000)
+    )]
+    pub async fn ask(&self, prompt: &str) -> Result<Reply, HttpError> {
+        self.attempt(Provider::Alpha);
+        ALPHA_POOL
+            .call_async_with(HttpError::is_key_fault, |key| async move {
+                self.transport.post(Provider::Alpha, &key, prompt).await
+            })
+            .await
+    }
+
+    /// The second provider: no retries (a 429 holds off every caller until its `Retry-After`,
+    /// and those calls go on to `charlie` at once).
+    #[resilient(name = "bravo", breaker(threshold = 5, cooldown = 2), rps = 50, wait = 0, timeout = "800ms", fallback = ask_charlie)]
+    pub async fn ask_bravo(&self, prompt: &str) -> Result<Reply, HttpError> {
+        self.attempt(Provider::Bravo);
+        self.transport
+            .post(Provider::Bravo, "sk-bravo", prompt)
+            .await
+    }
+
+    /// The last provider: slow at times, so a timeout.
+    #[resilient(name = "charlie", breaker(threshold = 5, cooldown = 2), timeout = "1s")]
+    pub async fn ask_charlie(&self, prompt: &str) -> Result<Reply, HttpError> {
+        self.attempt(Provider::Charlie);
+        self.transport
+            .post(Provider::Charlie, "sk-charlie", prompt)
+            .await
+    }
+}

@@ -1,0 +1,325 @@
+//! The `llm_failover` example's scenario, end to end on tokio's paused clock: the same client
+//! (`examples/llm/client.rs`, methods annotated with `#[resilient]`) against the same providers
+//! (`examples/llm/scenario.rs`), reached in-process instead of over HTTP so that time is
+//! virtual and the run is deterministic but for the backoff jitter.
+
+#[path = "../examples/llm/mod.rs"]
+mod llm;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use llm::client::{estimate_tokens, LlmClient, Reply, Transport};
+use llm::scenario::{self, Answer, Provider};
+use staunch::http::HttpError;
+use staunch::CircuitState;
+use tokio::time::Instant;
+
+tokio::task_local! {
+    /// Which user call a request belongs to.
+    static CALL: u64;
+}
+
+/// One request a provider saw.
+#[derive(Clone, Debug)]
+struct Seen {
+    call: u64,
+    provider: Provider,
+    key: String,
+    /// When it arrived and when it was answered, since the start.
+    at: Duration,
+    done: Duration,
+    answer: Answer,
+    estimate: u64,
+}
+
+/// The providers, in-process, on the paused clock.
+struct Sim {
+    start: Instant,
+    seen: Mutex<Vec<Seen>>,
+    serial: AtomicU64,
+}
+
+impl Transport for Sim {
+    async fn post(&self, provider: Provider, key: &str, prompt: &str) -> Result<Reply, HttpError> {
+        let at = self.start.elapsed();
+        let answer = scenario::answer(provider, at, key, prompt);
+        let latency = match &answer {
+            Answer::Ok { latency, .. } | Answer::Status { latency, .. } => *latency,
+        };
+        tokio::time::sleep(latency).await;
+        self.seen.lock().unwrap().push(Seen {
+            call: CALL.try_with(|c| *c).unwrap_or(u64::MAX),
+            provider,
+            key: key.to_owned(),
+            at,
+            done: self.start.elapsed(),
+            answer: answer.clone(),
+            estimate: estimate_tokens(prompt),
+        });
+        match answer {
+            Answer::Ok {
+                text, total_tokens, ..
+            } => {
+                // every answer unique, so that a stale one can be told apart
+                let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+                Ok(Reply {
+                    provider: provider.name().into(),
+                    text: format!("{text} #{serial}"),
+                    total_tokens,
+                })
+            }
+            Answer::Status {
+                status,
+                retry_after,
+                ..
+            } => Err(HttpError::Status {
+                status,
+                retry_after,
+                body: String::new(),
+            }),
+        }
+    }
+}
+
+/// One user call.
+#[derive(Clone, Debug)]
+struct Call {
+    id: u64,
+    at: Duration,
+    reply: Option<Reply>,
+}
+
+const WORKERS: u64 = 4;
+const PAUSE: Duration = Duration::from_millis(300);
+
+fn within(t: Duration, (from, to): (Duration, Duration)) -> bool {
+    from <= t && t < to
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_client_rides_out_the_outage() {
+    let start = Instant::now();
+    let client = Arc::new(LlmClient::new(Sim {
+        start,
+        seen: Mutex::default(),
+        serial: AtomicU64::new(0),
+    }));
+    let calls = Arc::new(Mutex::new(Vec::<Call>::new()));
+
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let (client, calls) = (client.clone(), calls.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = w;
+            while start.elapsed() < scenario::LENGTH {
+                let prompt = scenario::PROMPTS[n as usize % scenario::PROMPTS.len()];
+                let at = start.elapsed();
+                let reply = CALL.scope(n, client.ask(prompt)).await.ok();
+                calls.lock().unwrap().push(Call { id: n, at, reply });
+                n += WORKERS;
+                tokio::time::sleep(PAUSE).await;
+            }
+        }));
+    }
+    // the breakers' transitions, as a monitor polling every 10 ms sees them
+    let mut transitions: Vec<(Duration, &str, CircuitState)> = Vec::new();
+    let mut states = [CircuitState::Closed; 3];
+    while workers.iter().any(|w| !w.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = start.elapsed();
+        for (i, p) in Provider::ALL.iter().enumerate() {
+            let s = staunch::signals(p.name()).map_or(CircuitState::Closed, |s| s.circuit);
+            if s != states[i] {
+                transitions.push((now, p.name(), s));
+                states[i] = s;
+            }
+        }
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let calls = calls.lock().unwrap().clone();
+    let seen = client.transport().seen.lock().unwrap().clone();
+    assert!(calls.len() > 200, "a few hundred calls: {}", calls.len());
+
+    // success rate while alpha is down
+    let during: Vec<&Call> = calls
+        .iter()
+        .filter(|c| within(c.at, scenario::ALPHA_DOWN))
+        .collect();
+    let ok = during.iter().filter(|c| c.reply.is_some()).count();
+    assert!(
+        ok as f64 >= 0.995 * during.len() as f64,
+        "{ok} of {} answered while alpha was down",
+        during.len()
+    );
+
+    // alpha's breaker opens within its threshold (5) of 503s, and closes within one cooldown
+    // (2 s) plus one trial after alpha recovers
+    let opened = transitions
+        .iter()
+        .find(|(t, p, s)| *p == "alpha" && *s == CircuitState::Open && *t >= scenario::ALPHA_DOWN.0)
+        .expect("alpha's breaker opened")
+        .0;
+    // replay alpha's answers in the order they came back: the fifth failure in a row opens it,
+    // and from then on no request reaches alpha for a cooldown
+    let mut answers: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.provider == Provider::Alpha)
+        .collect();
+    answers.sort_by_key(|s| s.done);
+    let mut in_a_row = 0;
+    let fifth = answers
+        .iter()
+        .find(|s| {
+            in_a_row = if matches!(s.answer, Answer::Ok { .. }) {
+                0
+            } else {
+                in_a_row + 1
+            };
+            in_a_row == 5 && s.done >= scenario::ALPHA_DOWN.0
+        })
+        .expect("five failures in a row once alpha was down")
+        .done;
+    let after: Vec<_> = answers
+        .iter()
+        .filter(|s| s.at > fifth && s.at < fifth + Duration::from_secs(2))
+        .collect();
+    assert!(
+        after.is_empty(),
+        "requests reached alpha after its fifth failure in a row at {fifth:?}: {after:?}"
+    );
+    assert!(
+        opened >= fifth && opened <= fifth + Duration::from_millis(10),
+        "opened at {opened:?}, fifth failure at {fifth:?}"
+    );
+    let closed = transitions
+        .iter()
+        .find(|(t, p, s)| {
+            *p == "alpha" && *s == CircuitState::Closed && *t >= scenario::ALPHA_DOWN.1
+        })
+        .expect("alpha's breaker closed again")
+        .0;
+    let trial = PAUSE + scenario::LATENCY[0] + Duration::from_millis(10);
+    assert!(
+        closed <= scenario::ALPHA_DOWN.1 + Duration::from_secs(2) + trial,
+        "closed at {closed:?}"
+    );
+
+    // no call reaches bravo before the instant its Retry-After named
+    for throttled in seen
+        .iter()
+        .filter(|s| matches!(s.answer, Answer::Status { status: 429, .. }))
+    {
+        let until = throttled.done + scenario::BRAVO_RETRY_AFTER;
+        let early: Vec<_> = seen
+            .iter()
+            .filter(|s| s.provider == Provider::Bravo && s.at > throttled.done && s.at < until)
+            .collect();
+        assert!(
+            early.is_empty(),
+            "bravo reached before {until:?}: {early:?}"
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|s| matches!(s.answer, Answer::Status { status: 429, .. })),
+        "bravo did throttle"
+    );
+
+    // the retry budget: calls sent to alpha during its outage are at most 1.2 × first attempts
+    let sent = seen
+        .iter()
+        .filter(|s| s.provider == Provider::Alpha && within(s.at, scenario::ALPHA_DOWN))
+        .count() as f64;
+    assert!(
+        sent <= 1.2 * during.len() as f64,
+        "{sent} requests to alpha for {} calls",
+        during.len()
+    );
+    // retries only from credit that first attempts paid for: by the outage's end, and overall
+    for until in [
+        scenario::ALPHA_DOWN.1,
+        scenario::LENGTH + Duration::from_secs(5),
+    ] {
+        let mut calls_tried = std::collections::HashSet::new();
+        let mut retried = 0;
+        for s in seen
+            .iter()
+            .filter(|s| s.provider == Provider::Alpha && s.at < until)
+        {
+            if !calls_tried.insert(s.call) {
+                retried += 1;
+            }
+        }
+        assert!(retried > 0, "alpha was retried");
+        assert!(
+            retried as f64 <= 0.2 * calls_tried.len() as f64,
+            "{retried} retries for {} first attempts by {until:?}",
+            calls_tried.len()
+        );
+    }
+
+    // the token limit (3000 a minute, a minute's burst) is never exceeded; refunds make room
+    let mut used = 0;
+    let mut estimated = 0;
+    for s in seen.iter().filter(|s| s.provider == Provider::Alpha) {
+        if let Answer::Ok { total_tokens, .. } = s.answer {
+            used += total_tokens;
+            estimated += s.estimate;
+            let allowed = 3000.0 + 50.0 * s.at.as_secs_f64();
+            assert!(used as f64 <= allowed, "{used} tokens used by {:?}", s.at);
+        }
+    }
+    let allowed_at_end = 3000.0 + 50.0 * scenario::LENGTH.as_secs_f64();
+    assert!(
+        estimated as f64 > allowed_at_end,
+        "estimates alone ({estimated}) would not have fit: refunds made room"
+    );
+
+    // key rotation: the revoked key is tried once, then skipped for its cooldown
+    let revoked = seen.iter().filter(|s| s.key == "sk-alpha-revoked").count();
+    assert_eq!(revoked, 1, "the revoked key was tried {revoked} times");
+    assert!(
+        seen.iter()
+            .filter(|s| s.provider == Provider::Alpha && s.key != "sk-alpha-revoked")
+            .count()
+            > 100
+    );
+
+    // the stale answer is served only when every provider failed the call
+    let fresh: std::collections::HashSet<String> = seen
+        .iter()
+        .filter_map(|s| match &s.answer {
+            Answer::Ok { .. } => Some(s.call),
+            _ => None,
+        })
+        .map(|c| c.to_string())
+        .collect();
+    let mut texts = std::collections::HashMap::new();
+    let mut stale = 0;
+    for call in &calls {
+        let Some(reply) = &call.reply else { continue };
+        if let Some(first) = texts.insert(reply.text.clone(), call.id) {
+            stale += 1;
+            assert!(
+                !fresh.contains(&call.id.to_string()),
+                "call {} got a stale answer (first given to {first}) though a provider answered it",
+                call.id
+            );
+            // every provider failed or turned it away: only while alpha was down
+            assert!(
+                within(call.at, scenario::ALPHA_DOWN),
+                "stale at {:?}",
+                call.at
+            );
+        }
+    }
+    assert!(
+        stale > 0,
+        "every provider failed from 9 s to 11 s: the last good answers were served"
+    );
+    assert_eq!(stale, staunch::signals("alpha").unwrap().stale_served);
+}
