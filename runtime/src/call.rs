@@ -174,6 +174,9 @@ pub struct Call<'p, R: IsResult> {
     policy: &'p Policy,
     retries: u32,
     classify: fn(&R::Err) -> Class,
+    /// `From<Error>` of the error type, taken once by `begin` (so that a missing impl is
+    /// reported there, once).
+    convert: fn(Error) -> R::Err,
     usage: Option<fn(&R::Ok) -> u64>,
     rejected: bool,
     _result: PhantomData<fn() -> R>,
@@ -304,10 +307,7 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
-impl<R: IsResult> Call<'_, R>
-where
-    R::Err: From<Error>,
-{
+impl<R: IsResult> Call<'_, R> {
     /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
     /// failure and goes on unwinding), the outcome, and the backoff wait before `Again`.
     /// Waits block the thread (or move its [`MockClock`](crate::MockClock)).
@@ -388,7 +388,7 @@ where
             None => caught.await,
             Some(after) => match tokio::time::timeout(after, caught).await {
                 Ok(caught) => caught,
-                Err(_) => Ok(R::from_err(R::Err::from(Error::Timeout {
+                Err(_) => Ok(R::from_err((self.convert)(Error::Timeout {
                     policy: shared.name.clone(),
                     after,
                 }))),
@@ -467,7 +467,7 @@ where
             .counts
             .fallbacks
             .fetch_add(1, Ordering::Relaxed);
-        Step::Fallback(R::from_err(R::Err::from(e)))
+        Step::Fallback(R::from_err((self.convert)(e)))
     }
 
     /// Reconciles the token limit after a successful attempt: `usage` reads the tokens the call
@@ -537,6 +537,7 @@ impl Policy {
             policy: self,
             retries: 0,
             classify,
+            convert: <R::Err as From<Error>>::from,
             usage: None,
             rejected: false,
             _result: PhantomData,

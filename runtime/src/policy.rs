@@ -312,6 +312,7 @@ impl PolicyBuilder {
     /// reported once and ignored.
     fn apply_env(&mut self) {
         let knobs = Knobs::new(&self.name);
+        let retries = self.retry.is_some();
         let mut apply = |knob: &str, set: &dyn Fn(&Knobs, &mut PolicyBuilder) -> bool| {
             let mut trial = self.clone();
             if set(&knobs, &mut trial) {
@@ -352,11 +353,19 @@ impl PolicyBuilder {
                 .map(|d| b.breaker = Some(b.breaker.unwrap_or_default().cooldown(d)))
                 .is_some()
         });
-        apply("RETRY_MAX", &|k, b| {
-            k.count("RETRY_MAX")
-                .map(|n| b.retry = Some(b.retry.unwrap_or_default().max(n)))
-                .is_some()
-        });
+        // a policy without retry may wrap a body that cannot run twice: nothing to override
+        if retries {
+            apply("RETRY_MAX", &|k, b| {
+                k.count("RETRY_MAX")
+                    .map(|n| b.retry = b.retry.map(|r| r.max(n)))
+                    .is_some()
+            });
+        } else {
+            knobs.reject(
+                "RETRY_MAX",
+                "the policy does not retry (add `retry` to retry it)",
+            );
+        }
         apply("TIMEOUT", &|k, b| {
             k.duration("TIMEOUT").map(|d| b.timeout = Some(d)).is_some()
         });

@@ -96,3 +96,14 @@ fn a_value_that_would_make_the_policy_invalid_is_reported_and_ignored() {
         "{w:?}"
     );
 }
+
+/// A policy without retry may wrap a body that cannot run twice: `RETRY_MAX` cannot add retries.
+#[test]
+fn retry_max_never_adds_retries_to_a_policy_without_them() {
+    std::env::set_var("STAUNCH_ENV_NO_RETRY_RETRY_MAX", "4");
+    let p = Policy::builder("env-no-retry").build().unwrap();
+    assert_eq!(p.config().retry, None);
+    assert!(warnings()
+        .iter()
+        .any(|w| w.contains("STAUNCH_ENV_NO_RETRY_RETRY_MAX") && w.contains("does not retry")));
+}
