@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 N1=${N1:-20000}
 N2=${N2:-120000}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 
 # Debug info in the optimised bench binary, so callgrind can name inlined source lines.
 export CARGO_PROFILE_BENCH_DEBUG=${CARGO_PROFILE_BENCH_DEBUG:-line-tables-only}
@@ -46,11 +47,12 @@ if [ "${1:-}" = "--profile" ]; then
     n=${N:-200000}
     f="$OUT/$v.profile.out"
     valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$f" "$bin" "$v" "$n" >/dev/null 2>&1
-    echo "# $v, $n calls: divide by $n for per-call counts ($f)"
-    callgrind_annotate --inclusive=yes "$f" | head -60
-    echo
-    echo "# exclusive, with source lines"
-    callgrind_annotate --auto=yes --show-percs=no "$f" 2>/dev/null | head -400
+    callgrind_annotate --inclusive=yes "$f" >"$f.inclusive.txt"
+    callgrind_annotate --auto=yes --show-percs=no "$f" >"$f.lines.txt" 2>/dev/null
+    echo "# $v, $n calls: divide by $n for per-call counts"
+    echo "# per function, inclusive (all of it: $f.inclusive.txt)"
+    sed -n 20,70p "$f.inclusive.txt"
+    echo "# per source line, exclusive: $f.lines.txt"
     exit 0
 fi
 

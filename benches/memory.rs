@@ -58,7 +58,7 @@ static ALLOC: Counting = Counting;
 
 const KEYS: u64 = 1_000_000;
 
-/// Bytes live and peak (above what was live before) while `f` runs and keeps its result.
+/// Bytes live after, and peak during, `f` (above what was live before); `f`'s result is kept.
 fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
@@ -68,11 +68,11 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     (kept, live, peak)
 }
 
-fn report(name: &str, live: usize, peak: usize) {
+fn report(name: &str, fixed: usize, live: usize, peak: usize) {
     #[allow(clippy::cast_precision_loss)]
     let per = |b: usize| b as f64 / KEYS as f64;
     println!(
-        "{name:28} live {live:>10} B = {:>5.2} B/key   peak {peak:>10} B = {:>5.2} B/key",
+        "{name:28} empty {fixed:>6} B   keys: live {live:>10} B = {:>6.3} B/key   peak {peak:>10} B = {:>6.3} B/key",
         per(live),
         per(peak)
     );
@@ -80,16 +80,18 @@ fn report(name: &str, live: usize, peak: usize) {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter, if any, is ignored: this target has one run.
-    println!("keyed limiter, {KEYS} keys, one token taken per key");
+    println!("keyed limiter, {KEYS} keys, one token taken per key (the limiter's own size apart)");
 
-    let (policy, live, peak) = measure(|| {
-        let p = staunch::Policy::builder("memory-keyed")
+    let (policy, fixed, _) = measure(|| {
+        staunch::Policy::builder("memory-keyed")
             .rpm(1.0)
             .keyed()
             .build()
-            .expect("valid policy");
+            .expect("valid policy")
+    });
+    let ((), live, peak) = measure(|| {
         for k in 0..KEYS {
-            let mut c = p.begin::<Result<(), staunch::Error>>(|_| staunch::Class::DEFAULT);
+            let mut c = policy.begin::<Result<(), staunch::Error>>(|_| staunch::Class::DEFAULT);
             let r = loop {
                 match c.attempt_sync(staunch::Req::new().key(staunch::key_hash(&k)), || Ok(())) {
                     staunch::Step::Done(r) | staunch::Step::Fallback(r) => break r,
@@ -98,21 +100,20 @@ fn main() {
             };
             r.expect("a full bucket admits");
         }
-        p
     });
     let held = staunch::signals("memory-keyed").and_then(|s| s.keys);
     assert_eq!(held, Some(KEYS as usize), "every key is still held");
-    report("staunch (keyed, 1/min)", live, peak);
+    report("staunch (keyed, 1/min)", fixed, live, peak);
     drop(policy);
 
-    let (limiter, live, peak) = measure(|| {
-        let l = governor::RateLimiter::keyed(governor::Quota::per_minute(NonZeroU32::MIN));
+    let (limiter, fixed, _) =
+        measure(|| governor::RateLimiter::keyed(governor::Quota::per_minute(NonZeroU32::MIN)));
+    let ((), live, peak) = measure(|| {
         for k in 0..KEYS {
-            l.check_key(&k).expect("a full bucket admits");
+            limiter.check_key(&k).expect("a full bucket admits");
         }
-        l
     });
     assert_eq!(limiter.len(), KEYS as usize, "every key is still held");
-    report("governor (DashMap, 1/min)", live, peak);
+    report("governor (DashMap, 1/min)", fixed, live, peak);
     black_box(limiter);
 }
