@@ -25,6 +25,11 @@ impl Bulkhead {
     /// full bulkhead that is not.
     #[inline]
     pub(crate) fn enter(&self) -> Result<Slot<'_>, usize> {
+        if self.limit == usize::MAX {
+            // no bulkhead, only the count
+            self.inflight.fetch_add(1, Ordering::Relaxed);
+            return Ok(Slot { bulkhead: self });
+        }
         let mut n = self.inflight.load(Ordering::Relaxed);
         loop {
             if n >= self.limit {

@@ -118,7 +118,8 @@ impl Req {
     }
 }
 
-static KEY_HASHER: Lazy<std::collections::hash_map::RandomState> = Lazy::new(Default::default);
+/// Seeded at random once per process, so that keys cannot be chosen to collide.
+static KEY_HASHER: Lazy<foldhash::fast::RandomState> = Lazy::new(Default::default);
 
 /// The 64-bit hash under which a keyed limiter keeps `key` (seeded at random once per process).
 ///
@@ -214,23 +215,26 @@ impl Drop for Admitted<'_> {
     }
 }
 
+/// Why an attempt was turned away, before it becomes an [`Error`] (off the hot path).
+#[derive(Clone, Copy, Debug)]
+enum Refusal {
+    Open(Duration),
+    Limited(Nanos),
+    Full(usize),
+}
+
 impl Shared {
     /// Breaker, then limiter: the pass, and how long to wait for the reserved token. Reads the
     /// clock at most once, and only when the breaker is not closed or there is a limiter.
-    #[inline]
-    fn admit(&self, req: Req, mode: Mode) -> Result<(Admitted<'_>, Nanos), Error> {
+    #[inline(always)]
+    fn admit(&self, req: Req, mode: Mode) -> Result<(Admitted<'_>, Nanos), Refusal> {
         let mut now = None;
         let mut read = || *now.get_or_insert_with(|| mode.now());
         let pass = match &self.breaker {
             None => Pass::Closed,
             Some(b) => match b.admit(&mut read) {
                 Ok(pass) => pass,
-                Err(retry_in) => {
-                    return Err(Error::CircuitOpen {
-                        policy: self.name.clone(),
-                        retry_in,
-                    })
-                }
+                Err(retry_in) => return Err(Refusal::Open(retry_in)),
             },
         };
         let admitted = Admitted {
@@ -251,14 +255,14 @@ impl Shared {
             } else {
                 wait = hold - now;
                 if wait > self.max_wait {
-                    return Err(self.rate_limited(wait));
+                    return Err(Refusal::Limited(wait));
                 }
             }
         }
         if let Some(l) = &self.limiter {
             match l.take(req.key, read(), self.max_wait) {
                 Take::Wait(w) => wait = wait.max(w),
-                Take::Refused(w) => return Err(self.rate_limited(w.max(wait))),
+                Take::Refused(w) => return Err(Refusal::Limited(w.max(wait))),
             }
         }
         if let Some(t) = &self.tokens {
@@ -270,7 +274,7 @@ impl Shared {
                         if let Some(l) = &self.limiter {
                             l.undo(req.key);
                         }
-                        return Err(self.rate_limited(w.max(wait)));
+                        return Err(Refusal::Limited(w.max(wait)));
                     }
                 }
             }
@@ -278,11 +282,18 @@ impl Shared {
         Ok((admitted, wait))
     }
 
+    /// The error a refusal reaches the caller as (the only place a rejection allocates).
     #[cold]
-    fn rate_limited(&self, wait: Nanos) -> Error {
-        Error::RateLimited {
-            policy: self.name.clone(),
-            retry_after: Duration::from_nanos(wait),
+    #[inline(never)]
+    fn error(&self, refusal: Refusal) -> Error {
+        let policy = self.name.clone();
+        match refusal {
+            Refusal::Open(retry_in) => Error::CircuitOpen { policy, retry_in },
+            Refusal::Limited(wait) => Error::RateLimited {
+                policy,
+                retry_after: Duration::from_nanos(wait),
+            },
+            Refusal::Full(limit) => Error::BulkheadFull { policy, limit },
         }
     }
 
@@ -293,12 +304,9 @@ impl Shared {
     }
 
     /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).
-    #[inline]
-    fn enter(&self) -> Result<Slot<'_>, Error> {
-        self.bulkhead.enter().map_err(|limit| Error::BulkheadFull {
-            policy: self.name.clone(),
-            limit,
-        })
+    #[inline(always)]
+    fn enter(&self) -> Result<Slot<'_>, Refusal> {
+        self.bulkhead.enter().map_err(Refusal::Full)
     }
 }
 
@@ -318,15 +326,16 @@ impl<R: IsResult> Call<'_, R> {
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
         let shared = &*self.policy.shared;
         let admitted = match shared.admit(req, Mode::Sync) {
+            Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 clock::sleep_sync(Duration::from_nanos(wait));
                 admitted
             }
-            Err(e) => return self.rejected(e),
+            Err(r) => return self.rejected(r),
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(e) => return self.rejected(e),
+            Err(r) => return self.rejected(r),
         };
         let out = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(out) => out,
@@ -337,6 +346,10 @@ impl<R: IsResult> Call<'_, R> {
             }
         };
         drop(slot);
+        if self.is_plain_success(&out) {
+            admitted.success();
+            return Step::Done(out);
+        }
         match self.settle(out, admitted, Mode::Sync) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
@@ -369,11 +382,11 @@ impl<R: IsResult> Call<'_, R> {
                 tokio::time::sleep(Duration::from_nanos(wait)).await;
                 admitted
             }
-            Err(e) => return self.rejected(e),
+            Err(r) => return self.rejected(r),
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(e) => return self.rejected(e),
+            Err(r) => return self.rejected(r),
         };
         let mut body = pin!(f);
         let caught =
@@ -403,6 +416,10 @@ impl<R: IsResult> Call<'_, R> {
             }
         };
         drop(slot);
+        if self.is_plain_success(&out) {
+            admitted.success();
+            return Step::Done(out);
+        }
         match self.settle(out, admitted, Mode::Async) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
@@ -413,6 +430,17 @@ impl<R: IsResult> Call<'_, R> {
     }
 
     /// Records the outcome and decides what follows.
+    /// The happy path: an `Ok` with nothing to account for (no retry budget to pay into, no
+    /// token usage to reconcile) needs only the breaker told.
+    #[inline(always)]
+    fn is_plain_success(&self, out: &R) -> bool {
+        out.as_err().is_none()
+            && self.policy.budget.is_none()
+            && self.policy.shared.tokens.is_none()
+    }
+
+    /// Everything else: records the outcome and decides what follows.
+    #[inline(never)]
     fn settle(&mut self, out: R, admitted: Admitted<'_>, mode: Mode) -> Settled<R> {
         let shared = &*self.policy.shared;
         if self.retries == 0 {
@@ -460,7 +488,9 @@ impl<R: IsResult> Call<'_, R> {
     /// A rejection by the policy itself ends the call: it is not retried, and is worth a
     /// fallback.
     #[cold]
-    fn rejected(&mut self, e: Error) -> Step<R> {
+    #[inline(never)]
+    fn rejected(&mut self, refusal: Refusal) -> Step<R> {
+        let e = self.policy.shared.error(refusal);
         self.rejected = true;
         self.policy
             .shared

@@ -6,6 +6,7 @@
 //! token and wait for it. A bucket whose `tat` lies in the past is full, which is why a keyed
 //! limiter may forget such a bucket without any key gaining tokens by it.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub(crate) struct Gcra {
     pub(crate) interval: Nanos,
     /// `burst * interval`: how far ahead of `now` the arrival time may run.
     pub(crate) tolerance: Nanos,
+    /// The bucket's size in tokens.
+    burst: u64,
 }
 
 /// The outcome of asking for one token.
@@ -36,9 +39,11 @@ impl Gcra {
     /// `burst + rate * elapsed`.
     pub(crate) fn new(rate: f64, per: Duration, burst: u32) -> Self {
         let interval = ((per.as_nanos() as f64 / rate).ceil() as u64).max(1);
+        let burst = u64::from(burst.max(1));
         Gcra {
             interval,
-            tolerance: interval.saturating_mul(u64::from(burst.max(1))),
+            tolerance: interval.saturating_mul(burst),
+            burst,
         }
     }
 
@@ -69,7 +74,7 @@ impl Gcra {
 
     /// The bucket's size in tokens.
     pub(crate) fn burst(self) -> u64 {
-        self.tolerance / self.interval
+        self.burst
     }
 
     /// The arrival time after `delta` tokens are charged (positive) or refunded (negative).
@@ -246,23 +251,40 @@ impl Keyed {
     pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
         let mut guard = lock(self.shard(key));
         let (map, sweep_at) = &mut *guard;
-        let tat = map.get(&key).copied().unwrap_or(0);
-        let (next, take) = self.gcra.decide(tat, now, 1, max_wait);
-        if let Some(next) = next {
-            if map.insert(key, next).is_none() {
-                self.len.fetch_add(1, Ordering::Relaxed);
-                if map.len() >= *sweep_at {
-                    let before = map.len();
-                    map.retain(|_, tat| *tat > now);
-                    self.len.fetch_sub(before - map.len(), Ordering::Relaxed);
-                    *sweep_at = (map.len() * 2).max(MIN_SWEEP);
-                    if map.capacity() > 4 * map.len().max(MIN_SWEEP) {
-                        map.shrink_to(2 * map.len());
+        // one probe: the bucket is found (or its place is) once
+        match map.entry(key) {
+            Entry::Occupied(mut bucket) => {
+                let (next, take) = self.gcra.decide(*bucket.get(), now, 1, max_wait);
+                if let Some(next) = next {
+                    *bucket.get_mut() = next;
+                }
+                take
+            }
+            Entry::Vacant(place) => {
+                // a forgotten (or new) key's bucket is full
+                let (next, take) = self.gcra.decide(0, now, 1, max_wait);
+                if let Some(next) = next {
+                    place.insert(next);
+                    self.len.fetch_add(1, Ordering::Relaxed);
+                    if map.len() >= *sweep_at {
+                        Self::sweep_shard(map, sweep_at, now, &self.len);
                     }
                 }
+                take
             }
         }
-        take
+    }
+
+    /// Forgets the full buckets of one shard.
+    #[cold]
+    fn sweep_shard(map: &mut Shard, sweep_at: &mut usize, now: Nanos, len: &AtomicUsize) {
+        let before = map.len();
+        map.retain(|_, tat| *tat > now);
+        len.fetch_sub(before - map.len(), Ordering::Relaxed);
+        *sweep_at = (map.len() * 2).max(MIN_SWEEP);
+        if map.capacity() > 4 * map.len().max(MIN_SWEEP) {
+            map.shrink_to(2 * map.len());
+        }
     }
 
     pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
