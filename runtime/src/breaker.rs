@@ -244,10 +244,7 @@ impl BreakerState {
                     if forced_of(p) {
                         return Err(self.cfg.cooldown);
                     }
-                    let until = self
-                        .opened_at
-                        .load(Ordering::Acquire)
-                        .saturating_add(self.cooldown);
+                    let until = self.open_until();
                     if now < until {
                         return Err(Duration::from_nanos(until - now));
                     }
@@ -387,10 +384,7 @@ impl BreakerState {
             CLOSED => CircuitState::Closed,
             OPEN if forced_of(p) => CircuitState::Open,
             OPEN => {
-                let until = self
-                    .opened_at
-                    .load(Ordering::Acquire)
-                    .saturating_add(self.cooldown);
+                let until = self.open_until();
                 if now < until {
                     CircuitState::Open
                 } else {
@@ -399,6 +393,13 @@ impl BreakerState {
             }
             _ => CircuitState::HalfOpen,
         }
+    }
+
+    /// When the current open period's cooldown ends.
+    fn open_until(&self) -> Nanos {
+        self.opened_at
+            .load(Ordering::Acquire)
+            .saturating_add(self.cooldown)
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
@@ -414,10 +415,7 @@ impl BreakerState {
                 if forced_of(p) {
                     return Err(self.cfg.cooldown);
                 }
-                let until = self
-                    .opened_at
-                    .load(Ordering::Acquire)
-                    .saturating_add(self.cooldown);
+                let until = self.open_until();
                 if now < until {
                     Err(Duration::from_nanos(until - now))
                 } else {

@@ -315,6 +315,19 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
+/// A panic in the body: recorded as a failure, its slots given back, and it goes on unwinding.
+#[cold]
+fn unwind(
+    admitted: Admitted<'_>,
+    slot: Slot<'_>,
+    panic: Box<dyn std::any::Any + Send>,
+    mode: Mode,
+) -> ! {
+    admitted.failure(mode.now());
+    drop(slot);
+    resume_unwind(panic)
+}
+
 impl<R: IsResult> Call<'_, R> {
     /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
     /// failure and goes on unwinding), the outcome, and the backoff wait before `Again`.
@@ -339,13 +352,10 @@ impl<R: IsResult> Call<'_, R> {
         };
         let out = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(out) => out,
-            Err(panic) => {
-                admitted.failure(Mode::Sync.now());
-                drop(slot);
-                resume_unwind(panic)
-            }
+            Err(panic) => unwind(admitted, slot, panic, Mode::Sync),
         };
         drop(slot);
+        // the happy path stays here, inline: moving `out` through another enum costs
         if self.is_plain_success(&out) {
             admitted.success();
             return Step::Done(out);
@@ -409,11 +419,7 @@ impl<R: IsResult> Call<'_, R> {
         };
         let out = match caught {
             Ok(out) => out,
-            Err(panic) => {
-                admitted.failure(Mode::Async.now());
-                drop(slot);
-                resume_unwind(panic)
-            }
+            Err(panic) => unwind(admitted, slot, panic, Mode::Async),
         };
         drop(slot);
         if self.is_plain_success(&out) {
