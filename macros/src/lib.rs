@@ -40,7 +40,7 @@ use proc_macro::TokenStream;
 /// | `breaker` or `breaker(…)` | no breaker | see below | reject calls at once while the service is failing |
 /// | `breaker(threshold = N)` | `5` | N ≥ 1 | open after N failures in a row |
 /// | `breaker(cooldown = D)` | `30` (seconds) | a duration | how long it stays open before trial calls |
-/// | `breaker(half_open = M)` | `1` | M ≥ 1 | trial calls at a time; M successes close it |
+/// | `breaker(half_open = M)` | `1` | 1 ≤ M ≤ 65535 | trial calls at a time; M successes close it |
 /// | `rps = R` / `rpm = R` | no limit | R > 0, not both | a token bucket refilled at R a second / a minute |
 /// | `burst = B` | one second of `rps`, at least 1 | B ≥ 1; needs `rps` or `rpm` | the bucket's size |
 /// | `key = expr` | one bucket | an expression over the arguments whose value is `Hash`; needs `rps` or `rpm` | one bucket per value |

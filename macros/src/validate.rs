@@ -491,7 +491,19 @@ fn breaker(o: Opt<Top, BreakerArgs>, errors: &mut Errors) -> Option<BreakerConfi
         match o.key {
             BreakerKey::Threshold => cfg.threshold = int(ident, e, 1, errors),
             BreakerKey::Cooldown => cfg.cooldown = duration(ident, e, errors),
-            BreakerKey::HalfOpen => cfg.half_open = int(ident, e, 1, errors),
+            BreakerKey::HalfOpen => {
+                cfg.half_open = int(ident, e, 1, errors).filter(|&m| {
+                    // the runtime packs the trials of a half-open period in 16 bits
+                    let fits = m <= 65_535;
+                    if !fits {
+                        errors.push(syn::Error::new_spanned(
+                            e,
+                            "`half_open` must be at most 65535",
+                        ));
+                    }
+                    fits
+                });
+            }
             BreakerKey::Unknown => unreachable!(),
         }
     }
