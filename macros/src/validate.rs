@@ -242,6 +242,26 @@ pub fn validate(args: Args, shape: &Shape, errors: &mut Errors) -> Config {
     cfg
 }
 
+/// Whether an option of a group (`retry(…)`, `breaker(…)`, `stale(…)`) is set for the first
+/// time; a repeat is reported at its name.
+fn first_time<K: PartialEq>(
+    seen: &mut Vec<K>,
+    key: K,
+    ident: &syn::Ident,
+    group: &str,
+    errors: &mut Errors,
+) -> bool {
+    if seen.contains(&key) {
+        errors.at(
+            ident.span(),
+            format!("`{ident}` is set twice in `{group}(…)`; remove one of them"),
+        );
+        return false;
+    }
+    seen.push(key);
+    true
+}
+
 /// How an option is written, for messages.
 fn example(key: Top) -> &'static str {
     match key {
@@ -409,18 +429,8 @@ fn retry(o: Opt<Top, RetryArgs>, errors: &mut Errors) -> Option<RetryConfig> {
     let mut cfg = RetryConfig::at(o.ident.span());
     let mut seen = Vec::new();
     for o in list.opts {
-        if !o.key.is_unknown() {
-            if seen.contains(&o.key) {
-                errors.at(
-                    o.ident.span(),
-                    format!(
-                        "`{}` is set twice in `retry(…)`; remove one of them",
-                        o.ident
-                    ),
-                );
-                continue;
-            }
-            seen.push(o.key);
+        if !o.key.is_unknown() && !first_time(&mut seen, o.key, &o.ident, "retry", errors) {
+            continue;
         }
         let ex = match o.key {
             RetryKey::Max => "max = 3",
@@ -465,18 +475,8 @@ fn breaker(o: Opt<Top, BreakerArgs>, errors: &mut Errors) -> Option<BreakerConfi
     let mut cfg = BreakerConfig::default();
     let mut seen = Vec::new();
     for o in list.opts {
-        if !o.key.is_unknown() {
-            if seen.contains(&o.key) {
-                errors.at(
-                    o.ident.span(),
-                    format!(
-                        "`{}` is set twice in `breaker(…)`; remove one of them",
-                        o.ident
-                    ),
-                );
-                continue;
-            }
-            seen.push(o.key);
+        if !o.key.is_unknown() && !first_time(&mut seen, o.key, &o.ident, "breaker", errors) {
+            continue;
         }
         let ex = match o.key {
             BreakerKey::Threshold => "threshold = 5",
@@ -543,18 +543,8 @@ fn stale(o: Opt<Top, StaleArgs>, errors: &mut Errors) -> Option<StaleConfig> {
     };
     let mut seen = Vec::new();
     for o in list.opts {
-        if !o.key.is_unknown() {
-            if seen.contains(&o.key) {
-                errors.at(
-                    o.ident.span(),
-                    format!(
-                        "`{}` is set twice in `stale(…)`; remove one of them",
-                        o.ident
-                    ),
-                );
-                continue;
-            }
-            seen.push(o.key);
+        if !o.key.is_unknown() && !first_time(&mut seen, o.key, &o.ident, "stale", errors) {
+            continue;
         }
         let ex = match o.key {
             StaleKey::MaxAge => "max_age = \"10m\"",
