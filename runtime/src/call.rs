@@ -468,7 +468,11 @@ impl<R: IsResult> Call<'_, R> {
         let now = mode.now();
         admitted.failure(now);
         let class = (self.classify)(e);
-        if let Some(hint) = class.retry_after {
+        // a policy with a limiter honours the hint for every caller, not only this one
+        if let (Some(hint), true) = (
+            class.retry_after,
+            shared.limiter.is_some() || shared.tokens.is_some(),
+        ) {
             shared.hold_off(now.saturating_add(crate::clock::duration_to_nanos(hint)));
         }
         if class.retryable {

@@ -47,7 +47,8 @@ pub trait Classify {
         true
     }
 
-    /// The least time to wait before the next attempt (an HTTP `Retry-After`). Default: `None`.
+    /// The least time to wait before the next attempt (an HTTP `Retry-After`). In a policy with
+    /// a rate limit it also holds off every other caller until it has passed. Default: `None`.
     fn retry_after(&self) -> Option<Duration> {
         None
     }

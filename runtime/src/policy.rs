@@ -236,7 +236,10 @@ impl PolicyBuilder {
     }
 
     /// The longest a call waits for a token before failing with
-    /// [`Error::RateLimited`](crate::Error::RateLimited).
+    /// [`Error::RateLimited`](crate::Error::RateLimited). The same bound applies to a hold-off:
+    /// in a policy with a rate limit, a retry-after hint that one call received (see
+    /// [`Classify::retry_after`](crate::Classify::retry_after)) holds off every caller until it
+    /// has passed.
     ///
     /// # Examples
     ///

@@ -72,7 +72,10 @@ async fn a_retry_after_seen_by_one_caller_holds_off_every_caller() {
 
 #[tokio::test(start_paused = true)]
 async fn without_a_wait_bound_callers_wait_out_the_hold_off() {
-    let p = Policy::builder("llm-hold-off-wait").build().unwrap();
+    let p = Policy::builder("llm-hold-off-wait")
+        .rps(1000.0)
+        .build()
+        .unwrap();
     let _ = p
         .call_async_classified(|| async { Err::<(), _>(Api::TooMany(Duration::from_secs(3))) })
         .await;
@@ -82,6 +85,24 @@ async fn without_a_wait_bound_callers_wait_out_the_hold_off() {
         Ok(())
     );
     assert_eq!(t0.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_limiter_a_hint_only_delays_its_own_retry() {
+    let p = Policy::builder("llm-hold-off-no-limiter").build().unwrap();
+    let _ = p
+        .call_async_classified(|| async { Err::<(), _>(Api::TooMany(Duration::from_secs(3))) })
+        .await;
+    let t0 = Instant::now();
+    assert_eq!(
+        p.call_async_classified(|| async { Ok::<_, Api>(()) }).await,
+        Ok(())
+    );
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(
+        signals("llm-hold-off-no-limiter").unwrap().held_off_for,
+        Duration::ZERO
+    );
 }
 
 fn tokens_call(p: &Policy, cost: u64, used: u64) -> Result<u64, Error> {
