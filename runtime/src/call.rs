@@ -192,6 +192,7 @@ struct Admitted<'a> {
 }
 
 impl Admitted<'_> {
+    #[inline(always)]
     fn success(self) {
         if let Some(b) = self.breaker {
             b.success(self.pass);

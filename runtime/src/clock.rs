@@ -1,7 +1,7 @@
-//! Time: one process-wide epoch, read through two clocks.
+//! Time: one monotonic time base, read through two clocks.
 //!
-//! Every instant the runtime stores is a count of nanoseconds since a process-wide epoch, so the
-//! parts keep it in one `AtomicU64`. Async paths read tokio's clock (so a paused test runtime and
+//! Every instant the runtime stores is a count of nanoseconds on the system's monotonic clock,
+//! so the parts keep it in one `AtomicU64`. Async paths read tokio's clock (so a paused test runtime and
 //! `tokio::time::advance` drive them); sync paths read the system clock, or a [`MockClock`]
 //! installed on the calling thread. A policy shared by both may see time go backwards, so every
 //! difference of two instants in the runtime saturates.
@@ -13,25 +13,69 @@ use once_cell::sync::Lazy;
 
 use crate::sync::{Arc, AtomicU64, Ordering};
 
-/// The epoch lies a year before the first read, so that no instant the runtime meets falls
-/// before it: a paused tokio clock, in particular, starts at its runtime's creation, which may
-/// precede the first read, and a saturated difference would silently stop that clock.
-static EPOCH: Lazy<Instant> = Lazy::new(|| {
-    let now = Instant::now();
-    now.checked_sub(Duration::from_secs(365 * 24 * 3600))
-        .unwrap_or(now)
-});
-
-/// Nanoseconds since the process epoch, as the runtime stores time.
+/// Nanoseconds on the monotonic clock, as the runtime stores time.
 pub(crate) type Nanos = u64;
 
+/// A year, in nanoseconds: the time base runs this far ahead of the monotonic clock, so that an
+/// `Instant` up to a year before the first read still has a place on it (a paused tokio clock
+/// starts at its runtime's creation, perhaps before the first read).
+const YEAR: Nanos = 365 * 24 * 3600 * 1_000_000_000;
+
+/// The system's monotonic clock on the runtime's time base. On Linux it is read directly: std's
+/// `Instant` is this same clock (`CLOCK_MONOTONIC`), but turning an `Instant` into a number
+/// costs a checked subtraction of two `timespec`s on every read.
+#[cfg(target_os = "linux")]
 #[inline]
-fn since_epoch(i: Instant) -> Nanos {
-    let d = i.saturating_duration_since(*EPOCH);
-    // cheaper than `as_nanos` through u128; saturates after 584 years
-    d.as_secs()
+fn system_now() -> Nanos {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid `timespec` to write to, and `CLOCK_MONOTONIC` always exists on
+    // Linux; the call cannot fail with these arguments.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    timespec_nanos(ts.tv_sec, ts.tv_nsec).saturating_add(YEAR)
+}
+
+#[cfg(target_os = "linux")]
+#[inline]
+#[allow(clippy::cast_sign_loss)] // the monotonic clock is never negative
+fn timespec_nanos(secs: libc::time_t, nanos: libc::c_long) -> Nanos {
+    (secs as u64)
         .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(d.subsec_nanos()))
+        .saturating_add(nanos as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+#[inline]
+fn system_now() -> Nanos {
+    from_instant(Instant::now())
+}
+
+/// An `Instant` a year before the first read, and that moment on the time base.
+static ANCHOR: Lazy<(Instant, Nanos)> = Lazy::new(|| {
+    let now = Instant::now();
+    #[cfg(target_os = "linux")]
+    let nanos = system_now() - YEAR;
+    #[cfg(not(target_os = "linux"))]
+    let nanos = 0;
+    match now.checked_sub(Duration::from_nanos(YEAR)) {
+        Some(before) => (before, nanos),
+        None => (now, nanos.saturating_add(YEAR)),
+    }
+});
+
+/// An `Instant` (tokio's clock is one) on the time base.
+#[inline]
+fn from_instant(i: Instant) -> Nanos {
+    let (at, nanos) = *ANCHOR;
+    let d = i.saturating_duration_since(at);
+    // cheaper than `as_nanos` through u128; saturates after 584 years
+    nanos.saturating_add(
+        d.as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos())),
+    )
 }
 
 /// A duration in nanoseconds, saturating at `u64::MAX` (about 584 years).
@@ -52,7 +96,7 @@ impl Mode {
     pub(crate) fn now(self) -> Nanos {
         match self {
             Mode::Sync => now_sync(),
-            Mode::Async => since_epoch(tokio::time::Instant::now().into_std()),
+            Mode::Async => from_instant(tokio::time::Instant::now().into_std()),
         }
     }
 }
@@ -74,7 +118,7 @@ fn mock_now() -> Option<Nanos> {
 
 #[inline]
 pub(crate) fn now_sync() -> Nanos {
-    mock_now().unwrap_or_else(|| since_epoch(Instant::now()))
+    mock_now().unwrap_or_else(system_now)
 }
 
 /// Blocks the thread for `d`, or moves the thread's mock clock by `d` at once.
@@ -143,7 +187,7 @@ impl MockClock {
     #[must_use]
     pub fn new() -> Self {
         MockClock {
-            now: Arc::new(AtomicU64::new(since_epoch(Instant::now()))),
+            now: Arc::new(AtomicU64::new(system_now())),
         }
     }
 
@@ -159,7 +203,8 @@ impl MockClock {
         self.now.fetch_add(duration_to_nanos(d), Ordering::AcqRel);
     }
 
-    /// The clock's time since the runtime's epoch (an arbitrary instant early in the process).
+    /// The clock's time on the runtime's time base (the system's monotonic clock: on Linux, the
+    /// time since boot).
     ///
     /// # Examples
     ///
