@@ -406,6 +406,11 @@ impl BreakerState {
         self.failures.load(Ordering::Acquire)
     }
 
+    /// Closed (or forced closed): a call passes, and no clock need be read to know it.
+    pub(crate) fn is_closed(&self) -> bool {
+        state_of(self.phase.load(Ordering::Acquire)) == CLOSED
+    }
+
     /// Would a call be let through at `now`? Takes no trial slot.
     pub(crate) fn check(&self, now: Nanos) -> Result<(), Duration> {
         let p = self.phase.load(Ordering::Acquire);

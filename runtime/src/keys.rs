@@ -267,7 +267,7 @@ impl KeyPool {
         E: From<Error>,
     {
         for (key, policy) in self.order() {
-            if policy.handle().preflight().is_err() {
+            if !policy.breaker_admits() {
                 continue;
             }
             let mut call =

@@ -571,6 +571,15 @@ impl Policy {
         PolicyBuilder::new(name, true)
     }
 
+    /// Whether the breaker would let a call through now (no trial slot is taken). What a
+    /// [`KeyPool`](crate::KeyPool) asks before it builds a call's future for a key.
+    pub(crate) fn breaker_admits(&self) -> bool {
+        self.shared
+            .breaker
+            .as_ref()
+            .is_none_or(|b| b.is_closed() || b.check(crate::clock::now_observed()).is_ok())
+    }
+
     /// The policy's name, as registered.
     ///
     /// # Examples

@@ -119,9 +119,9 @@ fn tokens_call(p: &Policy, cost: u64, used: u64) -> Result<u64, Error> {
 fn requests_and_tokens_are_all_or_nothing_and_refunds_make_room() {
     let clock = staunch_runtime::MockClock::new();
     let _g = clock.install();
-    // 2 requests a second (burst 2), 6000 tokens a minute (burst 6000)
+    // 10 requests a second (burst 10: never the limit here), 6000 tokens a minute (burst 6000)
     let p = Policy::builder("llm-tpm")
-        .rps(2.0)
+        .rps(10.0)
         .tpm(6000.0)
         .wait(Duration::ZERO)
         .build()
@@ -132,14 +132,20 @@ fn requests_and_tokens_are_all_or_nothing_and_refunds_make_room() {
         tokens_call(&p, 2000, 2000),
         Err(Error::RateLimited { .. })
     ));
-    assert_eq!(signals("llm-tpm").unwrap().rate_remaining, Some(1.0));
+    assert_eq!(signals("llm-tpm").unwrap().rate_remaining, Some(9.0));
     // estimated 1000, used 100: 900 come back
     assert_eq!(tokens_call(&p, 1000, 100), Ok(100));
     assert_eq!(signals("llm-tpm").unwrap().tokens_remaining, Some(900.0));
+    // refused by the token limit (request tokens are plenty): 901 does not fit in 900
     assert!(matches!(
         tokens_call(&p, 901, 1),
         Err(Error::RateLimited { .. })
     ));
+    assert_eq!(
+        signals("llm-tpm").unwrap().rate_remaining,
+        Some(8.0),
+        "nothing taken"
+    );
     clock.advance(Duration::from_secs(1));
     assert_eq!(tokens_call(&p, 900, 900), Ok(900));
     assert_eq!(signals("llm-tpm").unwrap().tokens_remaining, Some(100.0));
