@@ -1,10 +1,11 @@
 //! Time: one monotonic time base, read through two clocks.
 //!
-//! Every instant the runtime stores is a count of nanoseconds on the system's monotonic clock,
-//! so the parts keep it in one `AtomicU64`. Async paths read tokio's clock (so a paused test runtime and
-//! `tokio::time::advance` drive them); sync paths read the system clock, or a [`MockClock`]
-//! installed on the calling thread. A policy shared by both may see time go backwards, so every
-//! difference of two instants in the runtime saturates.
+//! Every instant the runtime stores is a count of nanoseconds on the system's monotonic clock
+//! (shifted to start a year before the process first read it), so the parts keep it in one
+//! `AtomicU64`. Async paths read tokio's clock (so a paused test runtime and
+//! `tokio::time::advance` drive them); sync paths read the system clock through the CPU's counter,
+//! or a [`MockClock`] installed on the calling thread. A policy shared by both may see time go
+//! backwards, so every difference of two instants in the runtime saturates.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -21,55 +22,88 @@ pub(crate) type Nanos = u64;
 /// starts at its runtime's creation, perhaps before the first read).
 const YEAR: Nanos = 365 * 24 * 3600 * 1_000_000_000;
 
-/// The system's monotonic clock on the runtime's time base. On Linux it is read directly: std's
-/// `Instant` is this same clock (`CLOCK_MONOTONIC`), but turning an `Instant` into a number
-/// costs a checked subtraction of two `timespec`s on every read.
-#[cfg(target_os = "linux")]
-#[inline]
-fn system_now() -> Nanos {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid `timespec` to write to, and `CLOCK_MONOTONIC` always exists on
-    // Linux; the call cannot fail with these arguments.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    timespec_nanos(ts.tv_sec, ts.tv_nsec).saturating_add(YEAR)
-}
-
-#[cfg(target_os = "linux")]
-#[inline]
-#[allow(clippy::cast_sign_loss)] // the monotonic clock is never negative
-fn timespec_nanos(secs: libc::time_t, nanos: libc::c_long) -> Nanos {
-    (secs as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nanos as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-#[inline]
-fn system_now() -> Nanos {
-    from_instant(Instant::now())
-}
-
-/// An `Instant` a year before the first read, and that moment on the time base.
-static ANCHOR: Lazy<(Instant, Nanos)> = Lazy::new(|| {
+/// An `Instant` a year before the first read: the time base's zero.
+static ANCHOR: Lazy<Instant> = Lazy::new(|| {
     let now = Instant::now();
-    #[cfg(target_os = "linux")]
-    let nanos = system_now() - YEAR;
-    #[cfg(not(target_os = "linux"))]
-    let nanos = 0;
-    match now.checked_sub(Duration::from_nanos(YEAR)) {
-        Some(before) => (before, nanos),
-        None => (now, nanos.saturating_add(YEAR)),
-    }
+    now.checked_sub(Duration::from_nanos(YEAR)).unwrap_or(now)
 });
 
 /// An `Instant` (tokio's clock is one) on the time base.
 #[inline]
 fn from_instant(i: Instant) -> Nanos {
-    let (at, nanos) = *ANCHOR;
-    nanos.saturating_add(duration_to_nanos(i.saturating_duration_since(at)))
+    duration_to_nanos(i.saturating_duration_since(*ANCHOR))
+}
+
+/// The system's monotonic clock read the exact way (std's `Instant`, a `clock_gettime` on Linux:
+/// about 24 ns on the machine of `BENCHMARKS.md`), on the time base.
+fn exact_now() -> Nanos {
+    from_instant(Instant::now())
+}
+
+/// How often the fast clock is set again by the exact one.
+const RESYNC_EVERY: Nanos = 1_000_000_000;
+
+/// The CPU's counter (the invariant TSC on `x86_64`, `cntvct_el0` on `aarch64`), calibrated by
+/// `quanta`; `quanta` falls back to the monotonic clock where there is no usable counter.
+struct Fast {
+    clock: quanta::Clock,
+    /// The counter's reading when the clock was made.
+    base: u64,
+}
+
+static FAST: Lazy<Fast> = Lazy::new(|| {
+    let clock = quanta::Clock::new();
+    let base = clock.raw();
+    OFFSET.store(exact_now(), Ordering::Relaxed);
+    Fast { clock, base }
+});
+
+/// The time base at the counter's `base`, as last set by the exact clock.
+static OFFSET: AtomicU64 = AtomicU64::new(0);
+/// When (in nanoseconds since `base`) the fast clock is next set again.
+static NEXT_RESYNC: AtomicU64 = AtomicU64::new(RESYNC_EVERY);
+
+/// The system's monotonic clock on the runtime's time base, read through the CPU's counter
+/// (about 10 ns instead of 24 on the machine of `BENCHMARKS.md`).
+///
+/// The counter's calibration is not exact, and the monotonic clock itself is slewed by NTP, so
+/// the two would drift apart by up to a few hundred microseconds an hour. Async calls read
+/// tokio's clock, which is the monotonic clock: to keep a policy shared by sync and async calls
+/// on one time, the first read past each second sets the fast clock again from the exact one
+/// (a step of at most the drift of one second, forwards or backwards; every difference of two
+/// instants in the runtime saturates).
+#[inline]
+fn system_now() -> Nanos {
+    let fast = &*FAST;
+    let since = fast.clock.delta_as_nanos(fast.base, fast.clock.raw());
+    if since >= NEXT_RESYNC.load(Ordering::Relaxed) {
+        return resync(fast, since);
+    }
+    OFFSET.load(Ordering::Relaxed).wrapping_add(since)
+}
+
+/// Sets the fast clock again from the exact one: done by one thread, the first to see the
+/// second over; the others read on.
+#[cold]
+#[inline(never)]
+fn resync(fast: &Fast, since: Nanos) -> Nanos {
+    let next = NEXT_RESYNC.load(Ordering::Relaxed);
+    if since >= next
+        && NEXT_RESYNC
+            .compare_exchange(
+                next,
+                since.saturating_add(RESYNC_EVERY),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        let exact = exact_now();
+        let since = fast.clock.delta_as_nanos(fast.base, fast.clock.raw());
+        OFFSET.store(exact.wrapping_sub(since), Ordering::Relaxed);
+        return exact;
+    }
+    OFFSET.load(Ordering::Relaxed).wrapping_add(since)
 }
 
 /// A duration in nanoseconds, saturating at `u64::MAX` (about 584 years); cheaper than
@@ -201,8 +235,8 @@ impl MockClock {
         self.now.fetch_add(duration_to_nanos(d), Ordering::AcqRel);
     }
 
-    /// The clock's time on the runtime's time base (the system's monotonic clock: on Linux, the
-    /// time since boot).
+    /// The clock's time on the runtime's time base (the system's monotonic clock, shifted to read
+    /// a year when the process first read it).
     ///
     /// # Examples
     ///
@@ -281,4 +315,57 @@ impl Drop for MockGuard {
 /// one is installed, else tokio's (which is the system clock outside a paused runtime).
 pub(crate) fn now_observed() -> Nanos {
     mock_now().unwrap_or_else(|| Mode::Async.now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How far the fast clock may stray from the exact one: the drift of the counter's
+    /// calibration over one second between resyncs (quanta aims at 10 ns per microsecond of
+    /// calibration; observed here well under 10 µs).
+    const SLACK: Nanos = 1_000_000;
+
+    fn assert_between(before: Nanos, fast: Nanos, after: Nanos) {
+        assert!(
+            fast.saturating_add(SLACK) >= before && fast <= after.saturating_add(SLACK),
+            "the fast clock read {fast}, the exact clock {before} before and {after} after"
+        );
+    }
+
+    #[test]
+    fn the_fast_clock_reads_the_exact_clock() {
+        for _ in 0..10_000 {
+            let before = exact_now();
+            let fast = system_now();
+            let after = exact_now();
+            assert_between(before, fast, after);
+        }
+    }
+
+    #[test]
+    fn a_resync_keeps_the_fast_clock_on_the_exact_one() {
+        for _ in 0..100 {
+            // the next read is past its second: one thread sets the clock again from the exact one
+            NEXT_RESYNC.store(0, Ordering::Relaxed);
+            let before = exact_now();
+            let fast = system_now();
+            let after = exact_now();
+            assert_between(before, fast, after);
+            assert!(NEXT_RESYNC.load(Ordering::Relaxed) >= RESYNC_EVERY);
+            let before = exact_now();
+            let fast = system_now();
+            let after = exact_now();
+            assert_between(before, fast, after);
+        }
+    }
+
+    #[test]
+    fn sync_and_async_calls_share_one_time_base() {
+        // outside a paused runtime, tokio's clock is the monotonic clock too
+        let before = system_now();
+        let tokio = Mode::Async.now();
+        let after = system_now();
+        assert!(tokio.saturating_add(SLACK) >= before && tokio <= after.saturating_add(SLACK));
+    }
 }
