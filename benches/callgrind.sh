@@ -2,9 +2,11 @@
 # Instructions per call of every `icount` variant, under callgrind (deterministic: the same
 # binary gives the same counts on any machine).
 #
-# Each variant runs twice, with N1 and N2 calls; (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of
-# one call with every setup cost (policy build, runtime start, first-call initialisation, the
-# first pass over 10,000 keys) cancelled out. `net` subtracts the empty loop of the same kind
+# Callgrind counts only inside the bench's `measured*` loops, after 1,000 warm-up calls (so the
+# policy build, the runtime start and the clock's calibration, whose count depends on how long
+# it takes, are not counted). Each variant runs twice, with N1 and N2 calls;
+# (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one call with what remains of setup (the first
+# pass over 10,000 keys) cancelled out. `net` subtracts the empty loop of the same kind
 # (sync or async), so it is what the call itself costs.
 #
 #   benches/callgrind.sh                 # every variant, a table on stdout
@@ -31,7 +33,7 @@ for l in sys.stdin:
 
 irs() { # variant n -> total instructions
     local f="$OUT/$1.$2.out"
-    valgrind --tool=callgrind --callgrind-out-file="$f" "$bin" "$1" "$2" >/dev/null 2>&1
+    valgrind --tool=callgrind --toggle-collect='*measured*' --callgrind-out-file="$f" "$bin" "$1" "$2" >/dev/null 2>&1
     awk '/^(summary|totals):/ {print $2; exit}' "$f"
 }
 
@@ -46,7 +48,7 @@ if [ "${1:-}" = "--profile" ]; then
     v=${PROFILE:?set PROFILE to a variant}
     n=${N:-200000}
     f="$OUT/$v.profile.out"
-    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$f" "$bin" "$v" "$n" >/dev/null 2>&1
+    valgrind --tool=callgrind --toggle-collect='*measured*' --dump-instr=no --callgrind-out-file="$f" "$bin" "$v" "$n" >/dev/null 2>&1
     callgrind_annotate --inclusive=yes "$f" >"$f.inclusive.txt"
     callgrind_annotate --auto=yes --show-percs=no "$f" >"$f.lines.txt" 2>/dev/null
     echo "# $v, $n calls: divide by $n for per-call counts"

@@ -337,6 +337,7 @@ impl<R: IsResult> Call<'_, R> {
     /// # Examples
     ///
     /// See [`Step`].
+    #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
         let shared = &*self.policy.shared;
         let admitted = match shared.admit(req, Mode::Sync) {
