@@ -183,15 +183,25 @@ pub struct Call<'p, R: IsResult> {
     _result: PhantomData<fn() -> R>,
 }
 
-/// A pass through the breaker: given back (without an outcome) when dropped unrecorded.
-struct Admitted<'a> {
+/// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
+/// dropped future, an attempt turned away after the breaker let it through).
+struct Admitted<'a, const SYNC: bool> {
     breaker: Option<&'a BreakerState>,
     pass: Pass,
     /// Tokens taken from the token limit for this attempt.
     cost: u64,
 }
 
-impl Admitted<'_> {
+/// The clock of a sync (`true`) or async attempt.
+const fn mode(sync: bool) -> Mode {
+    if sync {
+        Mode::Sync
+    } else {
+        Mode::Async
+    }
+}
+
+impl<const SYNC: bool> Admitted<'_, SYNC> {
     #[inline(always)]
     fn success(self) {
         if let Some(b) = self.breaker {
@@ -208,12 +218,38 @@ impl Admitted<'_> {
     }
 }
 
-impl Drop for Admitted<'_> {
+impl<const SYNC: bool> Drop for Admitted<'_, SYNC> {
     fn drop(&mut self) {
         if let Some(b) = self.breaker {
             b.release(self.pass);
         }
     }
+}
+
+/// Armed around a sync body, and forgotten when it returns: dropped only while the body's panic
+/// unwinds, when it records the failure.
+struct Unwinding<'g, 'a>(&'g mut Option<Admitted<'a, true>>);
+
+impl Drop for Unwinding<'_, '_> {
+    #[cold]
+    fn drop(&mut self) {
+        if let Some(admitted) = self.0.take() {
+            admitted.failure(Mode::Sync.now());
+        }
+    }
+}
+
+/// A panic in an async body, caught where it was polled: recorded as a failure, its slots given
+/// back, and it goes on unwinding.
+#[cold]
+fn unwind(
+    admitted: Admitted<'_, false>,
+    slot: Slot<'_>,
+    panic: Box<dyn std::any::Any + Send>,
+) -> ! {
+    admitted.failure(Mode::Async.now());
+    drop(slot);
+    resume_unwind(panic)
 }
 
 /// Why an attempt was turned away, before it becomes an [`Error`] (off the hot path).
@@ -228,7 +264,8 @@ impl Shared {
     /// Breaker, then limiter: the pass, and how long to wait for the reserved token. Reads the
     /// clock at most once, and only when the breaker is not closed or there is a limiter.
     #[inline(always)]
-    fn admit(&self, req: Req, mode: Mode) -> Result<(Admitted<'_>, Nanos), Refusal> {
+    fn admit<const SYNC: bool>(&self, req: Req) -> Result<(Admitted<'_, SYNC>, Nanos), Refusal> {
+        let mode = mode(SYNC);
         let mut now = None;
         let mut read = || *now.get_or_insert_with(|| mode.now());
         let pass = match &self.breaker {
@@ -316,22 +353,10 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
-/// A panic in the body: recorded as a failure, its slots given back, and it goes on unwinding.
-#[cold]
-fn unwind(
-    admitted: Admitted<'_>,
-    slot: Slot<'_>,
-    panic: Box<dyn std::any::Any + Send>,
-    mode: Mode,
-) -> ! {
-    admitted.failure(mode.now());
-    drop(slot);
-    resume_unwind(panic)
-}
-
 impl<R: IsResult> Call<'_, R> {
     /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
-    /// failure and goes on unwinding), the outcome, and the backoff wait before `Again`.
+    /// failure and goes on unwinding, the slots given back by their drops), the outcome, and the
+    /// backoff wait before `Again`.
     /// Waits block the thread (or move its [`MockClock`](crate::MockClock)).
     ///
     /// # Examples
@@ -340,7 +365,7 @@ impl<R: IsResult> Call<'_, R> {
     #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
         let shared = &*self.policy.shared;
-        let admitted = match shared.admit(req, Mode::Sync) {
+        let admitted = match shared.admit::<true>(req) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 clock::sleep_sync(Duration::from_nanos(wait));
@@ -352,9 +377,14 @@ impl<R: IsResult> Call<'_, R> {
             Ok(slot) => slot,
             Err(r) => return self.rejected(r),
         };
-        let out = match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(out) => out,
-            Err(panic) => unwind(admitted, slot, panic, Mode::Sync),
+        // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
+        // drop records the failure while the panic unwinds; the slot's drop gives the slot back
+        let mut admitted = Some(admitted);
+        let unwinding = Unwinding(&mut admitted);
+        let out = f();
+        std::mem::forget(unwinding);
+        let Some(admitted) = admitted else {
+            unreachable!("only the unwinding guard takes the pass")
         };
         drop(slot);
         // the happy path stays here, inline: moving `out` through another enum costs
@@ -362,7 +392,7 @@ impl<R: IsResult> Call<'_, R> {
             admitted.success();
             return Step::Done(out);
         }
-        match self.settle(out, admitted, Mode::Sync) {
+        match self.settle(out, admitted) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
                 clock::sleep_sync(w);
@@ -388,7 +418,7 @@ impl<R: IsResult> Call<'_, R> {
     /// ```
     pub async fn attempt_async<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
         let shared = &*self.policy.shared;
-        let admitted = match shared.admit(req, Mode::Async) {
+        let admitted = match shared.admit::<false>(req) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 tokio::time::sleep(Duration::from_nanos(wait)).await;
@@ -400,6 +430,8 @@ impl<R: IsResult> Call<'_, R> {
             Ok(slot) => slot,
             Err(r) => return self.rejected(r),
         };
+        // a panic in the body is caught where it is polled, recorded, and resumed (a guard like
+        // the sync one, kept in the future across polls, measured 7 Ir a call more)
         let mut body = pin!(f);
         let caught =
             poll_fn(
@@ -421,14 +453,14 @@ impl<R: IsResult> Call<'_, R> {
         };
         let out = match caught {
             Ok(out) => out,
-            Err(panic) => unwind(admitted, slot, panic, Mode::Async),
+            Err(panic) => unwind(admitted, slot, panic),
         };
         drop(slot);
         if self.is_plain_success(&out) {
             admitted.success();
             return Step::Done(out);
         }
-        match self.settle(out, admitted, Mode::Async) {
+        match self.settle(out, admitted) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
                 tokio::time::sleep(w).await;
@@ -449,7 +481,8 @@ impl<R: IsResult> Call<'_, R> {
 
     /// Everything else: records the outcome and decides what follows.
     #[inline(never)]
-    fn settle(&mut self, out: R, admitted: Admitted<'_>, mode: Mode) -> Settled<R> {
+    fn settle<const SYNC: bool>(&mut self, out: R, admitted: Admitted<'_, SYNC>) -> Settled<R> {
+        let mode = mode(SYNC);
         let shared = &*self.policy.shared;
         if self.retries == 0 {
             if let Some(budget) = &self.policy.budget {

@@ -235,6 +235,43 @@ fn a_panic_counts_as_a_failure_and_releases_the_trial() {
     );
 }
 
+/// A sync attempt has no `catch_unwind`: the drop of its breaker pass is what sees a panicking
+/// body. A call made from a `Drop` while the thread unwinds for another panic must still be judged
+/// by its own outcome: turned away by the bulkhead, it gives its pass back (regression: it was
+/// counted as a failure, and opened the breaker).
+#[test]
+fn a_call_made_while_the_thread_unwinds_is_judged_by_its_own_outcome() {
+    struct CallsOnDrop(Policy);
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            let p = &self.0;
+            let outer: Result<(), Error> = p.call(|| {
+                // the outer call holds the only slot: the inner one is turned away
+                let inner: Result<(), Error> = p.call(|| Ok(()));
+                assert!(
+                    matches!(inner, Err(Error::BulkheadFull { .. })),
+                    "{inner:?}"
+                );
+                Ok(())
+            });
+            assert_eq!(outer, Ok(()));
+        }
+    }
+    let p = Policy::builder("breaker-call-while-unwinding")
+        .breaker(Breaker::new().threshold(1))
+        .max_inflight(1)
+        .build()
+        .unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _d = CallsOnDrop(p.clone());
+        panic!("an unrelated panic");
+    }));
+    assert!(caught.is_err());
+    assert_eq!(state("breaker-call-while-unwinding"), CircuitState::Closed);
+    assert_eq!(signals("breaker-call-while-unwinding").unwrap().inflight, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn async_cooldown_follows_tokio_time() {
     let p = Policy::builder("breaker-async-cooldown")

@@ -97,3 +97,30 @@ fn errors_give_the_slot_back() {
     }
     assert_eq!(signals("bulkhead-error").unwrap().inflight, 0);
 }
+
+/// An async attempt has no `catch_unwind`: its slot comes back as the panic unwinds through the
+/// attempt, not only when its owner drops the future, and the breaker counts the failure then.
+#[test]
+fn an_async_panic_gives_the_slot_back_as_it_unwinds() {
+    let p = Policy::builder("bulkhead-async-panic")
+        .breaker(staunch_runtime::Breaker::new().threshold(1))
+        .max_inflight(1)
+        .build()
+        .unwrap();
+    let mut call = Box::pin(p.call_async(|| async {
+        panic!("boom");
+        #[allow(unreachable_code)]
+        Ok::<(), Error>(())
+    }));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        std::future::Future::poll(call.as_mut(), &mut cx)
+    }));
+    assert!(caught.is_err(), "the panic goes on unwinding");
+    // the future is still alive here
+    let s = signals("bulkhead-async-panic").unwrap();
+    assert_eq!(s.inflight, 0);
+    assert_eq!(s.circuit, staunch_runtime::CircuitState::Open);
+    drop(call);
+    assert_eq!(signals("bulkhead-async-panic").unwrap().inflight, 0);
+}
