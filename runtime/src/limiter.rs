@@ -216,11 +216,22 @@ impl Hasher for PreHashed {
 }
 
 type Shard = HashMap<u64, Nanos, BuildHasherDefault<PreHashed>>;
+/// A shard's map, and the size at which it next sweeps out its full buckets.
+type Locked = Mutex<(Shard, usize)>;
 
-const SHARDS: usize = 16;
+/// How many shards a keyed limiter has: four per CPU, a power of two, as `dashmap` (governor's
+/// keyed store) chooses; at least 4, at most 1024.
+fn shard_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, usize::from)
+        .saturating_mul(4)
+        .next_power_of_two()
+        .clamp(4, 1024)
+}
+
 /// A shard sweeps out full buckets when it has grown to twice its size after the last sweep
 /// (and at least this many), so sweeping costs O(1) a call, amortized.
-const MIN_SWEEP: usize = 1024;
+const MIN_SWEEP: usize = 4096;
 
 /// One bucket per key, in sharded maps; full buckets are forgotten.
 ///
@@ -229,24 +240,30 @@ const MIN_SWEEP: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct Keyed {
     pub(crate) gcra: Gcra,
-    shards: Box<[Mutex<(Shard, usize)>]>,
+    /// Each on its own cache lines, so that threads on different shards do not slow each other.
+    shards: Box<[Padded<Locked>]>,
+    /// `64 - log2(shards)`: the top bits of a key pick its shard.
+    shift: u32,
     len: AtomicUsize,
 }
 
 impl Keyed {
     pub(crate) fn new(gcra: Gcra) -> Self {
+        let shards = shard_count();
         Keyed {
             gcra,
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new((Shard::default(), MIN_SWEEP)))
+            shards: (0..shards)
+                .map(|_| Padded(Mutex::new((Shard::default(), MIN_SWEEP))))
                 .collect(),
+            shift: 64 - shards.trailing_zeros(),
             len: AtomicUsize::new(0),
         }
     }
 
-    fn shard(&self, key: u64) -> &Mutex<(Shard, usize)> {
+    fn shard(&self, key: u64) -> &Locked {
         // The top bits pick the shard; the map uses the low ones.
-        &self.shards[(key >> 60) as usize % SHARDS]
+        #[allow(clippy::cast_possible_truncation)] // below the number of shards
+        &self.shards[(key >> self.shift) as usize]
     }
 
     pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
