@@ -3,7 +3,9 @@
 
     benches/table.py [--criterion DIR] [--icount FILE] [--memory FILE] [--compile FILE]
 
---criterion: criterion's output folder (default: $CARGO_TARGET_DIR/criterion or target/criterion);
+--criterion: criterion's output folder, or several (one per pass of `cargo bench --bench
+hot_path`: each row then takes the median of the passes' medians; default: $CARGO_TARGET_DIR/criterion
+or target/criterion);
 --icount: what `benches/callgrind.sh` printed; --memory: what `cargo bench --bench memory`
 printed; --compile: what `benches/compile_cost.sh` printed. Wall time is the median of criterion's samples, in ns per call.
 """
@@ -57,13 +59,31 @@ THREADS = [
 TOWER = {"hand-combined, sync": "tower `ServiceBuilder`, polled once", "hand-combined, async": "tower `ServiceBuilder`, async"}
 
 
-def criterion(root, bench_id):
-    path = os.path.join(root, bench_id, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return json.load(f)["median"]["point_estimate"]
-    except OSError:
+def criterion_passes(roots, bench_id):
+    """Each pass's median, in ns per call."""
+    out = []
+    for root in roots:
+        path = os.path.join(root, bench_id, "new", "estimates.json")
+        try:
+            with open(path) as f:
+                out.append(json.load(f)["median"]["point_estimate"])
+        except OSError:
+            pass
+    return out
+
+
+def criterion(roots, bench_id):
+    """The median of the passes' medians."""
+    xs = sorted(criterion_passes(roots, bench_id))
+    if not xs:
         return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def spread(roots, bench_id):
+    xs = criterion_passes(roots, bench_id)
+    return f"{min(xs):.1f}–{max(xs):.1f}" if len(xs) > 1 else ""
 
 
 def icounts(path):
@@ -87,7 +107,7 @@ def ratio(a, b):
 def main():
     ap = argparse.ArgumentParser()
     target = os.environ.get("CARGO_TARGET_DIR", "target")
-    ap.add_argument("--criterion", default=os.path.join(target, "criterion"))
+    ap.add_argument("--criterion", nargs="+", default=[os.path.join(target, "criterion")])
     ap.add_argument("--icount")
     ap.add_argument("--memory")
     ap.add_argument("--compile")
@@ -105,21 +125,21 @@ def main():
     def minus(x, y):
         return None if x is None or y is None else x - y
 
-    print("| row | ns/call | Ir/call (net) | ours/anchor ns | ours/anchor Ir | part alone: ns, Ir (minus no-part policy) | anchor |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| row | ns/call | passes: ns | Ir/call (net) | ours/anchor ns | ours/anchor Ir | part alone: ns, Ir (minus no-part policy) | anchor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, cid, var, anchor in ROWS:
         if cid is None:
-            print(f"| {label} | | | | | | |")
+            print(f"| {label} | | | | | | | |")
             continue
         rn = fmt(ratio(ns[label], ns.get(anchor)), 2) if anchor else ""
         ri = fmt(ratio(irs[label], irs.get(anchor)), 2) if anchor else ""
         alone = ""
         if anchor and cid.startswith("parts/"):
             alone = f"{fmt(minus(ns[label], ns[base]))}, {fmt(minus(irs[label], irs[base]), 0)}"
-        print(f"| {label} | {fmt(ns[label])} | {fmt(irs[label], 0)} | {rn} | {ri} | {alone} | {anchor or ''} |")
+        print(f"| {label} | {fmt(ns[label])} | {spread(a.criterion, cid)} | {fmt(irs[label], 0)} | {rn} | {ri} | {alone} | {anchor or ''} |")
         if anchor in TOWER:
             t = TOWER[anchor]
-            print(f"| ↳ same, vs tower | | | {fmt(ratio(ns[label], ns.get(t)), 2)} | {fmt(ratio(irs[label], irs.get(t)), 2)} | | {t} |")
+            print(f"| ↳ same, vs tower | | | | {fmt(ratio(ns[label], ns.get(t)), 2)} | {fmt(ratio(irs[label], irs.get(t)), 2)} | | {t} |")
 
     print()
     print("| 2 threads | 1 thread, ns/call | 2 threads, one policy: ns per pair | 2 threads, two policies: ns per pair | throughput ×, one policy | throughput ×, two policies |")
