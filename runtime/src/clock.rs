@@ -355,7 +355,11 @@ mod tests {
     /// calibration; observed here well under 10 µs).
     const SLACK: Nanos = 1_000_000;
 
-    fn assert_between(before: Nanos, fast: Nanos, after: Nanos) {
+    /// Reads the fast clock between two reads of the exact one, and checks it lies between them.
+    fn read_fast_between_exact_reads() {
+        let before = exact_now();
+        let fast = system_now();
+        let after = exact_now();
         assert!(
             fast.saturating_add(SLACK) >= before && fast <= after.saturating_add(SLACK),
             "the fast clock read {fast}, the exact clock {before} before and {after} after"
@@ -365,10 +369,7 @@ mod tests {
     #[test]
     fn the_fast_clock_reads_the_exact_clock() {
         for _ in 0..10_000 {
-            let before = exact_now();
-            let fast = system_now();
-            let after = exact_now();
-            assert_between(before, fast, after);
+            read_fast_between_exact_reads();
         }
     }
 
@@ -377,15 +378,9 @@ mod tests {
         for _ in 0..100 {
             // the next read is past its second: one thread sets the clock again from the exact one
             NEXT_RESYNC.store(0, Ordering::Relaxed);
-            let before = exact_now();
-            let fast = system_now();
-            let after = exact_now();
-            assert_between(before, fast, after);
+            read_fast_between_exact_reads();
             assert!(NEXT_RESYNC.load(Ordering::Relaxed) >= RESYNC_EVERY);
-            let before = exact_now();
-            let fast = system_now();
-            let after = exact_now();
-            assert_between(before, fast, after);
+            read_fast_between_exact_reads();
         }
     }
 
