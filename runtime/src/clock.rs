@@ -146,19 +146,15 @@ impl Mode {
     #[inline]
     pub(crate) fn now(self) -> Nanos {
         match self {
-            Mode::Sync => read_sync(),
-            Mode::Async => read_async(),
+            Mode::Sync => now_sync(),
+            Mode::Async => now_async(),
         }
     }
 }
 
+/// tokio's clock on the time base.
 #[inline(never)]
-fn read_sync() -> Nanos {
-    now_sync()
-}
-
-#[inline(never)]
-fn read_async() -> Nanos {
+fn now_async() -> Nanos {
     from_instant(tokio::time::Instant::now().into_std())
 }
 
@@ -177,8 +173,9 @@ fn mock_now() -> Option<Nanos> {
     MOCK.with(|m| m.borrow().as_ref().map(|t| t.load(Ordering::Acquire)))
 }
 
-#[inline]
-pub(crate) fn now_sync() -> Nanos {
+/// The thread's mock clock if one is installed, else the system clock.
+#[inline(never)]
+fn now_sync() -> Nanos {
     mock_now().unwrap_or_else(system_now)
 }
 
