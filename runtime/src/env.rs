@@ -126,7 +126,8 @@ impl Knobs {
 }
 
 /// Parses a duration as the attribute writes it: seconds as an integer (`30`) or a float
-/// (`0.25`), or a number with a unit (`250ms`, `2s`, `1m`, `1h`).
+/// (`0.25`), or a number with a unit (`250ms`, `2s`, `1m`, `1h`); the grammar of
+/// `runtime/src/duration.rs`, which the attribute reads too.
 ///
 /// # Examples
 ///
@@ -140,21 +141,7 @@ impl Knobs {
 /// ```
 #[must_use]
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let scale = match unit.trim() {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    };
-    let n: f64 = number.trim().parse().ok()?;
-    if !n.is_finite() || n < 0.0 {
-        return None;
-    }
-    Duration::try_from_secs_f64(n * scale).ok()
+    crate::duration::parse_nanos(s)
+        .ok()
+        .map(Duration::from_nanos)
 }

@@ -30,6 +30,7 @@ mod bulkhead;
 mod call;
 mod classify;
 mod clock;
+mod duration;
 mod env;
 mod error;
 #[cfg(feature = "http")]
