@@ -93,9 +93,14 @@ fn main() {
         for k in 0..KEYS {
             let mut c = policy.begin::<Result<(), staunch::Error>>(|_| staunch::Class::DEFAULT);
             let r = loop {
-                match c.attempt_sync(staunch::Req::new().key(staunch::key_hash(&k)), || Ok(())) {
-                    staunch::Step::Done(r) | staunch::Step::Fallback(r) => break r,
-                    staunch::Step::Again => {}
+                match c.attempt_sync(
+                    staunch::attempt::Req::new().key(staunch::attempt::key_hash(&k)),
+                    || Ok(()),
+                ) {
+                    staunch::attempt::Step::Done(r) | staunch::attempt::Step::Fallback(r) => {
+                        break r
+                    }
+                    staunch::attempt::Step::Again => {}
                 }
             };
             r.expect("a full bucket admits");

@@ -167,9 +167,12 @@ pub async fn call_policy_async(p: &Policy, x: u64) -> Result<u64, BenchError> {
 pub fn call_keyed(p: &Policy, k: u64, x: u64) -> Result<u64, BenchError> {
     let mut c = p.begin::<Result<u64, BenchError>>(|_| staunch::Class::DEFAULT);
     loop {
-        match c.attempt_sync(staunch::Req::new().key(staunch::key_hash(&k)), || body(x)) {
-            staunch::Step::Done(r) | staunch::Step::Fallback(r) => break r,
-            staunch::Step::Again => {}
+        match c.attempt_sync(
+            staunch::attempt::Req::new().key(staunch::attempt::key_hash(&k)),
+            || body(x),
+        ) {
+            staunch::attempt::Step::Done(r) | staunch::attempt::Step::Fallback(r) => break r,
+            staunch::attempt::Step::Again => {}
         }
     }
 }

@@ -38,7 +38,7 @@ pub enum CircuitState {
 /// ```
 /// use std::time::Duration;
 /// let b = staunch_runtime::Breaker::new().threshold(3).cooldown(Duration::from_secs(10)).half_open(2);
-/// assert_eq!(b.threshold_value(), 3);
+/// assert_eq!(b.failure_threshold(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Breaker {
@@ -104,16 +104,58 @@ impl Breaker {
         self
     }
 
+    /// The most trial calls a half-open breaker may let through at a time (the runtime counts a
+    /// half-open period's trials in 16 bits).
+    pub const MAX_HALF_OPEN: u32 = 0xffff;
+
+    /// Failures in a row that open the breaker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().failure_threshold(), 5);
+    /// ```
+    #[must_use]
+    pub const fn failure_threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    /// How long the breaker stays open before it lets trial calls through.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().open_duration().as_secs(), 30);
+    /// ```
+    #[must_use]
+    pub const fn open_duration(&self) -> Duration {
+        self.cooldown
+    }
+
+    /// Trial calls let through at a time while half-open (and successes in a row that close it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Breaker::new().trial_calls(), 1);
+    /// ```
+    #[must_use]
+    pub const fn trial_calls(&self) -> u32 {
+        self.half_open
+    }
+
     /// The configured threshold.
     ///
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// assert_eq!(staunch_runtime::Breaker::new().threshold_value(), 5);
     /// ```
+    #[deprecated(since = "0.1.1", note = "renamed to `failure_threshold`")]
     #[must_use]
     pub const fn threshold_value(&self) -> u32 {
-        self.threshold
+        self.failure_threshold()
     }
 
     /// The configured cooldown.
@@ -121,11 +163,13 @@ impl Breaker {
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// assert_eq!(staunch_runtime::Breaker::new().cooldown_value().as_secs(), 30);
     /// ```
+    #[deprecated(since = "0.1.1", note = "renamed to `open_duration`")]
     #[must_use]
     pub const fn cooldown_value(&self) -> Duration {
-        self.cooldown
+        self.open_duration()
     }
 
     /// The configured number of half-open trials.
@@ -133,11 +177,13 @@ impl Breaker {
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// assert_eq!(staunch_runtime::Breaker::new().half_open_value(), 1);
     /// ```
+    #[deprecated(since = "0.1.1", note = "renamed to `trial_calls`")]
     #[must_use]
     pub const fn half_open_value(&self) -> u32 {
-        self.half_open
+        self.trial_calls()
     }
 }
 
@@ -224,19 +270,25 @@ impl BreakerState {
         }
     }
 
-    /// Whether a call may pass now. `now` is read only when the breaker is not closed.
-    /// On rejection, returns how long until a trial may pass.
+    /// Whether a call may pass now: with `TAKE`, a trial slot is taken if it passes as a trial
+    /// (an open breaker past its cooldown turns half-open); without, nothing changes (a
+    /// preflight). `now` is read only when the breaker is not closed. On rejection, returns how
+    /// long until a trial may pass.
     #[inline]
-    pub(crate) fn admit(&self, now: impl FnOnce() -> Nanos) -> Result<Pass, Duration> {
+    pub(crate) fn admit<const TAKE: bool>(
+        &self,
+        now: impl FnOnce() -> Nanos,
+    ) -> Result<Pass, Duration> {
         let p = self.phase.load(Ordering::Acquire);
         if state_of(p) == CLOSED {
             return Ok(Pass::Closed);
         }
-        self.admit_slow(p, now())
+        self.admit_slow::<TAKE>(p, now())
     }
 
+    /// The one decision behind admission and preflight, for a breaker that is not closed.
     #[cold]
-    fn admit_slow(&self, mut p: u64, now: Nanos) -> Result<Pass, Duration> {
+    fn admit_slow<const TAKE: bool>(&self, mut p: u64, now: Nanos) -> Result<Pass, Duration> {
         loop {
             match state_of(p) {
                 CLOSED => return Ok(Pass::Closed),
@@ -249,6 +301,11 @@ impl BreakerState {
                         return Err(Duration::from_nanos(until - now));
                     }
                     let half = phase(HALF_OPEN, false, gen_of(p) + 1);
+                    if !TAKE {
+                        // judged as the half-open period that would begin now
+                        p = half;
+                        continue;
+                    }
                     p = match self.phase.compare_exchange(
                         p,
                         half,
@@ -262,16 +319,21 @@ impl BreakerState {
                 _ => {
                     let gen = gen_of(p);
                     let max = u64::from(self.cfg.half_open);
-                    let got = self
-                        .trials
-                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                            let (inflight, successes) = (inflight_of(t), successes_of(t, gen));
-                            (inflight + successes < max)
-                                .then(|| trials(gen, inflight + 1, successes))
-                        });
-                    return match got {
-                        Ok(_) => Ok(Pass::Trial(gen)),
-                        Err(_) => Err(Duration::ZERO),
+                    let room = |t: u64| {
+                        let (inflight, successes) = (inflight_of(t), successes_of(t, gen));
+                        (inflight + successes < max).then(|| trials(gen, inflight + 1, successes))
+                    };
+                    let got = if TAKE {
+                        self.trials
+                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, room)
+                            .is_ok()
+                    } else {
+                        room(self.trials.load(Ordering::Acquire)).is_some()
+                    };
+                    return if got {
+                        Ok(Pass::Trial(gen))
+                    } else {
+                        Err(Duration::ZERO)
                     };
                 }
             }
@@ -404,38 +466,6 @@ impl BreakerState {
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
         self.failures.load(Ordering::Acquire)
-    }
-
-    /// Closed (or forced closed): a call passes, and no clock need be read to know it.
-    pub(crate) fn is_closed(&self) -> bool {
-        state_of(self.phase.load(Ordering::Acquire)) == CLOSED
-    }
-
-    /// Would a call be let through at `now`? Takes no trial slot.
-    pub(crate) fn check(&self, now: Nanos) -> Result<(), Duration> {
-        let p = self.phase.load(Ordering::Acquire);
-        match state_of(p) {
-            CLOSED => Ok(()),
-            OPEN => {
-                if forced_of(p) {
-                    return Err(self.cfg.cooldown);
-                }
-                let until = self.open_until();
-                if now < until {
-                    Err(Duration::from_nanos(until - now))
-                } else {
-                    Ok(())
-                }
-            }
-            _ => {
-                let t = self.trials.load(Ordering::Acquire);
-                if inflight_of(t) + successes_of(t, gen_of(p)) < u64::from(self.cfg.half_open) {
-                    Ok(())
-                } else {
-                    Err(Duration::ZERO)
-                }
-            }
-        }
     }
 
     /// Holds the breaker open (rejecting every call) until [`force_closed`](Self::force_closed)

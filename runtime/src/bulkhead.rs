@@ -55,10 +55,6 @@ impl Bulkhead {
     pub(crate) fn limit(&self) -> Option<usize> {
         (self.limit != usize::MAX).then_some(self.limit)
     }
-
-    pub(crate) fn is_full(&self) -> bool {
-        self.inflight() >= self.limit
-    }
 }
 
 /// A slot in the bulkhead, given back when dropped: on success, error, panic, or when the future

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::global::{AtomicBool, AtomicU64};
+use crate::sync::{Arc, Ordering};
 
 /// Nanoseconds on the monotonic clock, as the runtime stores time.
 pub(crate) type Nanos = u64;
@@ -154,7 +155,7 @@ impl Mode {
 
 /// tokio's clock on the time base.
 #[inline(never)]
-fn now_async() -> Nanos {
+pub(crate) fn now_async() -> Nanos {
     from_instant(tokio::time::Instant::now().into_std())
 }
 
@@ -163,7 +164,7 @@ thread_local! {
 }
 
 /// Whether any mock clock was ever installed; until then sync reads skip the thread-local.
-static MOCK_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static MOCK_USED: AtomicBool = AtomicBool::new(false);
 
 #[inline]
 fn mock_now() -> Option<Nanos> {
@@ -175,7 +176,7 @@ fn mock_now() -> Option<Nanos> {
 
 /// The thread's mock clock if one is installed, else the system clock.
 #[inline(never)]
-fn now_sync() -> Nanos {
+pub(crate) fn now_sync() -> Nanos {
     mock_now().unwrap_or_else(system_now)
 }
 

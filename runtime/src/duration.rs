@@ -12,7 +12,8 @@
 /// Nanoseconds in a second.
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
-/// The longest duration, in whole seconds.
+/// The longest duration, in whole seconds (the attribute's messages name it).
+#[allow(dead_code)]
 pub(crate) const MAX_SECS: u64 = u64::MAX / NANOS_PER_SEC;
 
 /// Why a text is not a duration.

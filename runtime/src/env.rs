@@ -1,4 +1,4 @@
-//! `STAUNCH_<NAME>_<KNOB>` overrides, read when a policy is created.
+//! The environment: `STAUNCH_<NAME>_<KNOB>` overrides, read when a policy is created.
 //!
 //! A value that does not parse or lies outside the option's valid values is reported once
 //! (standard error and [`warnings`]) naming the variable, and the configured value is kept.
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use once_cell::sync::Lazy;
 
-use crate::sync::{lock, Mutex};
+use crate::sync::global::{lock, Mutex};
 
 static REPORTED: Lazy<Mutex<(BTreeSet<String>, Vec<String>)>> = Lazy::new(Mutex::default);
 
@@ -133,7 +133,7 @@ impl Knobs {
 ///
 /// ```
 /// use std::time::Duration;
-/// use staunch_runtime::parse_duration;
+/// use staunch_runtime::env::parse_duration;
 /// assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
 /// assert_eq!(parse_duration("0.5"), Some(Duration::from_millis(500)));
 /// assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));

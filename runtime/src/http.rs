@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::classify::Class;
-use crate::registry::Observed;
+use crate::shared::Observed;
 
 /// How a response status classifies: 408, 425, 429, 500, 502, 503 and 504 are retryable; every
 /// other status is not, but is worth a fallback (another provider may answer what this one
@@ -132,7 +132,7 @@ mod with_reqwest {
 
     use super::{parse_retry_after, status_class};
     use crate::classify::{Class, Classify};
-    use crate::registry::Observed;
+    use crate::shared::Observed;
 
     /// An HTTP call's error: a status the server answered with, a transport failure, or a
     /// policy's rejection. Classifies itself: see [`status_class`]; transport timeouts and

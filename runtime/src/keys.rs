@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::call::{Req, Step};
+use crate::attempt::{Req, Step};
 use crate::classify::Class;
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::{Breaker, Error, Policy};
@@ -267,7 +267,7 @@ impl KeyPool {
         E: From<Error>,
     {
         for (key, policy) in self.order() {
-            if !policy.breaker_admits() {
+            if !policy.admits() {
                 continue;
             }
             let mut call =

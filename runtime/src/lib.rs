@@ -25,44 +25,90 @@
 //! waits out its backoff and goes through all of them again.
 #![deny(missing_docs)]
 
+pub mod attempt;
 mod breaker;
 mod bulkhead;
-mod call;
 mod classify;
 mod clock;
+mod config;
 mod duration;
-mod env;
+pub mod env;
 mod error;
+mod handle;
 #[cfg(feature = "http")]
 pub mod http;
 mod keys;
 mod limiter;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod policy;
+mod private;
 mod registry;
 mod retry;
+mod shared;
 mod stale;
 mod sync;
 
 pub use breaker::{Breaker, CircuitState};
-pub use call::{key_hash, Call, IsResult, Req, Step};
 pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};
-pub use env::{env_prefix, parse_duration, warnings};
+pub use config::{Config, ConfigError, Rate};
+pub use env::{env_prefix, warnings};
 pub use error::Error;
+pub use handle::{policy, signals, snapshot, Handle};
 pub use keys::KeyPool;
-pub use policy::{Config, ConfigError, Policy, PolicyBuilder, Rate, MAX_HALF_OPEN};
-pub use registry::{policy, signals, snapshot, Handle, Observed, Signals};
+pub use policy::{Policy, PolicyBuilder};
 pub use retry::Retry;
+pub use shared::{Observed, Signals};
 pub use stale::Stale;
 
 /// What the code that `#[resilient]` generates names. Not a public API: it changes without
 /// notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{key_hash, Call, IsResult, Req, Step};
+    pub use crate::attempt::{key_hash, Call, IsResult, Req, Step};
     pub use crate::classify::{Class, Classify};
     pub use crate::private::*;
     pub use crate::{Breaker, Error, Policy, PolicyBuilder, Retry, Stale};
 }
 
-mod private;
+/// Names the root exported before they moved; each points to its new place.
+#[doc(hidden)]
+mod moved {
+    use std::hash::Hash;
+    use std::time::Duration;
+
+    /// Moved to [`attempt::Call`](crate::attempt::Call).
+    #[deprecated(since = "0.1.1", note = "moved to `attempt::Call`")]
+    pub type Call<'p, R> = crate::attempt::Call<'p, R>;
+
+    /// Moved to [`attempt::Step`](crate::attempt::Step).
+    #[deprecated(since = "0.1.1", note = "moved to `attempt::Step`")]
+    pub type Step<R> = crate::attempt::Step<R>;
+
+    /// Moved to [`attempt::Req`](crate::attempt::Req).
+    #[deprecated(since = "0.1.1", note = "moved to `attempt::Req`")]
+    pub type Req = crate::attempt::Req;
+
+    /// Moved to [`attempt::key_hash`](crate::attempt::key_hash).
+    #[deprecated(since = "0.1.1", note = "moved to `attempt::key_hash`")]
+    #[must_use]
+    pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
+        crate::attempt::key_hash(key)
+    }
+
+    /// Moved to [`env::parse_duration`](crate::env::parse_duration).
+    #[deprecated(since = "0.1.1", note = "moved to `env::parse_duration`")]
+    #[must_use]
+    pub fn parse_duration(s: &str) -> Option<Duration> {
+        crate::env::parse_duration(s)
+    }
+
+    /// Moved to [`Breaker::MAX_HALF_OPEN`](crate::Breaker::MAX_HALF_OPEN).
+    #[deprecated(since = "0.1.1", note = "moved to `Breaker::MAX_HALF_OPEN`")]
+    pub const MAX_HALF_OPEN: u32 = crate::Breaker::MAX_HALF_OPEN;
+}
+
+#[allow(deprecated)]
+#[doc(hidden)]
+pub use moved::*;

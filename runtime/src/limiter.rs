@@ -5,6 +5,10 @@
 //! when `max(tat, now) + interval - now <= burst * interval`; otherwise it may reserve the next
 //! token and wait for it. A bucket whose `tat` lies in the past is full, which is why a keyed
 //! limiter may forget such a bucket without any key gaining tokens by it.
+//!
+//! Every operation is a pure decision over a bucket's `tat` ([`Gcra`]), applied by the one
+//! compare-and-swap loop of its store ([`Store::measure_and_replace`], as governor's
+//! `StateStore` does): the direct store is one atomic, the keyed store a map per shard.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -25,18 +29,14 @@ pub(crate) struct Gcra {
     burst: u64,
 }
 
-/// The outcome of asking for one token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Take {
-    /// A token is reserved; wait this long before using it (zero: use it now).
-    Wait(Nanos),
-    /// No token within the wait bound; one would come after this long. Nothing was taken.
-    Refused(Nanos),
-}
+/// A request's verdict: `Ok(wait)`, the tokens are reserved, use them after `wait` (zero: now);
+/// `Err(after)`, nothing was taken, and the tokens would come after `after`.
+pub(crate) type Verdict = Result<Nanos, Nanos>;
 
 impl Gcra {
     /// `rate` tokens per `per`, `burst` at most, rounded so the limiter never admits more than
     /// `burst + rate * elapsed`.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturating casts
     pub(crate) fn new(rate: f64, per: Duration, burst: u32) -> Self {
         let interval = ((per.as_nanos() as f64 / rate).ceil() as u64).max(1);
         let burst = u64::from(burst.max(1));
@@ -47,8 +47,8 @@ impl Gcra {
         }
     }
 
-    /// Decides a request for `cost` tokens against arrival time `tat`: the new `tat`, if it
-    /// takes them.
+    /// Decides a request for `cost` tokens against arrival time `tat`: the verdict, and the new
+    /// `tat` if it takes them.
     #[inline]
     pub(crate) fn decide(
         self,
@@ -56,25 +56,20 @@ impl Gcra {
         now: Nanos,
         cost: u64,
         max_wait: Nanos,
-    ) -> (Option<Nanos>, Take) {
-        if cost > self.burst() {
+    ) -> (Verdict, Option<Nanos>) {
+        if cost > self.burst {
             // more than the bucket holds: no wait would ever be enough
-            return (None, Take::Refused(u64::MAX));
+            return (Err(u64::MAX), None);
         }
         let next = tat
             .max(now)
             .saturating_add(self.interval.saturating_mul(cost));
         let wait = next.saturating_sub(now).saturating_sub(self.tolerance);
         if wait <= max_wait {
-            (Some(next), Take::Wait(wait))
+            (Ok(wait), Some(next))
         } else {
-            (None, Take::Refused(wait))
+            (Err(wait), None)
         }
-    }
-
-    /// The bucket's size in tokens.
-    pub(crate) fn burst(self) -> u64 {
-        self.burst
     }
 
     /// The arrival time after `delta` tokens are charged (positive) or refunded (negative).
@@ -96,110 +91,181 @@ impl Gcra {
         remaining: Option<u64>,
         reset: Option<Nanos>,
     ) -> Nanos {
-        let mut tat = tat;
-        if let Some(remaining) = remaining {
-            let backlog = self
-                .tolerance
-                .saturating_sub(self.interval.saturating_mul(remaining));
-            tat = tat.max(now.saturating_add(backlog));
-            if remaining == 0 {
-                if let Some(reset) = reset {
-                    // the first token comes when the window resets
-                    let first = now
-                        .saturating_add(reset)
-                        .saturating_add(self.tolerance)
-                        .saturating_sub(self.interval);
-                    tat = tat.max(first);
-                }
-            }
+        let Some(remaining) = remaining else {
+            return tat;
+        };
+        let backlog = self
+            .tolerance
+            .saturating_sub(self.interval.saturating_mul(remaining));
+        let mut tat = tat.max(now.saturating_add(backlog));
+        if let (0, Some(reset)) = (remaining, reset) {
+            // the first token comes when the window resets
+            let first = now
+                .saturating_add(reset)
+                .saturating_add(self.tolerance)
+                .saturating_sub(self.interval);
+            tat = tat.max(first);
         }
         tat
     }
 
     /// Tokens available at `now` for arrival time `tat` (fractional).
+    #[allow(clippy::cast_precision_loss)] // a fraction of tokens, for display
     pub(crate) fn remaining(self, tat: Nanos, now: Nanos) -> f64 {
         let backlog = tat.saturating_sub(now);
         self.tolerance.saturating_sub(backlog) as f64 / self.interval as f64
     }
 }
 
-/// One bucket shared by every call of the policy.
+/// Where the arrival times live.
 #[derive(Debug)]
-pub(crate) struct Direct {
-    pub(crate) gcra: Gcra,
-    /// Written by every call: kept off the cache lines the other parts read.
-    tat: Padded<AtomicU64>,
+// One per policy: boxing the padded direct bucket would cost a pointer chase on every call.
+#[allow(clippy::large_enum_variant)]
+enum Store {
+    /// One bucket shared by every call; written by every call, so kept off the cache lines the
+    /// other parts read.
+    Direct(Padded<AtomicU64>),
+    /// One bucket per key.
+    Keyed(Keyed),
 }
 
-impl Direct {
-    pub(crate) fn new(gcra: Gcra) -> Self {
-        Direct {
-            gcra,
-            tat: Padded(AtomicU64::new(0)),
-        }
-    }
-
+impl Store {
+    /// Reads the arrival time of `key`'s bucket, lets `decide` judge it, and stores the new
+    /// arrival time `decide` gives (none: the bucket is left as it was); what `decide` returns
+    /// is the outcome. The one place a bucket is written: every operation of the limiter goes
+    /// through here. `decide` may run more than once (a lost compare-and-swap). `now` is when
+    /// the decision is made: a keyed store forgets the buckets that are full by then.
     #[inline]
-    pub(crate) fn take(&self, now: Nanos, cost: u64, max_wait: Nanos) -> Take {
-        let mut tat = self.tat.load(Ordering::Acquire);
-        loop {
-            match self.gcra.decide(tat, now, cost, max_wait) {
-                (Some(next), take) => {
-                    match self.tat.compare_exchange_weak(
-                        tat,
+    fn measure_and_replace<T>(
+        &self,
+        key: u64,
+        now: Nanos,
+        decide: impl FnMut(Nanos) -> (T, Option<Nanos>),
+    ) -> T {
+        match self {
+            Store::Direct(tat) => {
+                let mut decide = decide;
+                let mut current = tat.load(Ordering::Acquire);
+                loop {
+                    let (out, next) = decide(current);
+                    let Some(next) = next else { return out };
+                    match tat.compare_exchange_weak(
+                        current,
                         next,
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
-                        Ok(_) => return take,
-                        Err(actual) => tat = actual,
+                        Ok(_) => return out,
+                        Err(actual) => current = actual,
                     }
                 }
-                (None, take) => return take,
             }
+            Store::Keyed(k) => k.measure_and_replace(key, now, decide),
+        }
+    }
+}
+
+/// A rate limiter: the rules of its buckets, and where they live.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    gcra: Gcra,
+    store: Store,
+}
+
+impl Limiter {
+    /// `rate` tokens per `per`, `burst` at most; one bucket per key when `keyed`.
+    pub(crate) fn new(rate: f64, per: Duration, burst: u32, keyed: bool) -> Self {
+        let gcra = Gcra::new(rate, per, burst);
+        Limiter {
+            gcra,
+            store: if keyed {
+                Store::Keyed(Keyed::new())
+            } else {
+                Store::Direct(Padded(AtomicU64::new(0)))
+            },
         }
     }
 
-    /// Charges (positive) or refunds (negative) `delta` tokens.
-    pub(crate) fn adjust(&self, delta: i64) {
-        let _ = self
-            .tat
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                Some(self.gcra.adjust(tat, delta))
-            });
+    /// Asks `key`'s bucket for `cost` tokens at `now`, waiting at most `max_wait` for them; with
+    /// `TAKE` false, only looks (a preflight): nothing is reserved.
+    #[inline]
+    pub(crate) fn take<const TAKE: bool>(
+        &self,
+        key: u64,
+        now: Nanos,
+        cost: u64,
+        max_wait: Nanos,
+    ) -> Verdict {
+        self.store.measure_and_replace(key, now, |tat| {
+            let (verdict, next) = self.gcra.decide(tat, now, cost, max_wait);
+            (verdict, next.filter(|_| TAKE))
+        })
     }
 
-    /// Tightens the bucket to what the provider reported.
+    /// Charges (positive) or refunds (negative) `delta` tokens to `key`'s bucket.
+    pub(crate) fn adjust(&self, key: u64, delta: i64) {
+        // no time: nothing is swept
+        self.store
+            .measure_and_replace(key, 0, |tat| ((), Some(self.gcra.adjust(tat, delta))));
+    }
+
+    /// Tightens the bucket to what the provider reported. No effect on a keyed limiter: the
+    /// provider's limits are not per key.
     pub(crate) fn learn(&self, now: Nanos, remaining: Option<u64>, reset: Option<Nanos>) {
-        let _ = self
-            .tat
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                Some(self.gcra.learn(tat, now, remaining, reset))
+        if let Store::Direct(_) = self.store {
+            self.store.measure_and_replace(0, now, |tat| {
+                ((), Some(self.gcra.learn(tat, now, remaining, reset)))
             });
-    }
-
-    pub(crate) fn check(&self, now: Nanos) -> Result<(), Nanos> {
-        match self
-            .gcra
-            .decide(self.tat.load(Ordering::Acquire), now, 1, 0)
-        {
-            (Some(_), _) => Ok(()),
-            (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
         }
     }
 
-    pub(crate) fn remaining(&self, now: Nanos) -> f64 {
-        self.gcra.remaining(self.tat.load(Ordering::Acquire), now)
+    /// Tokens left at `now`; `None` for a keyed limiter.
+    pub(crate) fn remaining(&self, now: Nanos) -> Option<f64> {
+        match &self.store {
+            Store::Direct(tat) => Some(self.gcra.remaining(tat.load(Ordering::Acquire), now)),
+            Store::Keyed(_) => None,
+        }
     }
 
-    pub(crate) fn reset(&self) {
-        self.tat.store(0, Ordering::Release);
+    /// Keys remembered now (full buckets not swept yet included); `None` for a direct limiter.
+    pub(crate) fn keys(&self) -> Option<usize> {
+        match &self.store {
+            Store::Direct(_) => None,
+            Store::Keyed(k) => Some(k.len.load(Ordering::Relaxed)),
+        }
     }
+
+    /// Every bucket full again.
+    pub(crate) fn reset(&self) {
+        match &self.store {
+            Store::Direct(tat) => tat.store(0, Ordering::Release),
+            Store::Keyed(k) => k.reset(),
+        }
+    }
+
+    /// Forgets every key whose bucket is full at `now`; returns how many remain.
+    #[cfg(test)]
+    fn sweep(&self, now: Nanos) -> usize {
+        let Store::Keyed(k) = &self.store else {
+            return 0;
+        };
+        for shard in &*k.shards {
+            let mut guard = lock(shard);
+            let (map, sweep_at) = &mut *guard;
+            Keyed::sweep_shard(map, sweep_at, now, &k.len);
+        }
+        k.len.load(Ordering::Relaxed)
+    }
+}
+
+/// `max_wait` for a bound, or unbounded.
+pub(crate) fn max_wait(wait: Option<Duration>) -> Nanos {
+    wait.map_or(u64::MAX, duration_to_nanos)
 }
 
 /// Keys are stored as their 64-bit hash, which is already well mixed: hash it no further.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct PreHashed(u64);
+struct PreHashed(u64);
 
 impl Hasher for PreHashed {
     fn finish(&self) -> u64 {
@@ -238,8 +304,7 @@ const MIN_SWEEP: usize = 4096;
 /// Keys are kept as a 64-bit hash (see `key_hash`): two keys whose hashes collide share a bucket,
 /// which can only make the limiter stricter, never looser.
 #[derive(Debug)]
-pub(crate) struct Keyed {
-    pub(crate) gcra: Gcra,
+struct Keyed {
     /// Each on its own cache lines, so that threads on different shards do not slow each other.
     shards: Box<[Padded<Locked>]>,
     /// `64 - log2(shards)`: the top bits of a key pick its shard.
@@ -248,10 +313,9 @@ pub(crate) struct Keyed {
 }
 
 impl Keyed {
-    pub(crate) fn new(gcra: Gcra) -> Self {
+    fn new() -> Self {
         let shards = shard_count();
         Keyed {
-            gcra,
             shards: (0..shards)
                 .map(|_| Padded(Mutex::new((Shard::default(), MIN_SWEEP))))
                 .collect(),
@@ -260,27 +324,30 @@ impl Keyed {
         }
     }
 
-    fn shard(&self, key: u64) -> &Locked {
+    /// [`Store::measure_and_replace`] for one key, under its shard's lock.
+    fn measure_and_replace<T>(
+        &self,
+        key: u64,
+        now: Nanos,
+        mut decide: impl FnMut(Nanos) -> (T, Option<Nanos>),
+    ) -> T {
         // The top bits pick the shard; the map uses the low ones.
         #[allow(clippy::cast_possible_truncation)] // below the number of shards
-        &self.shards[(key >> self.shift) as usize]
-    }
-
-    pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
-        let mut guard = lock(self.shard(key));
+        let shard = &self.shards[(key >> self.shift) as usize];
+        let mut guard = lock(shard);
         let (map, sweep_at) = &mut *guard;
         // one probe: the bucket is found (or its place is) once
         match map.entry(key) {
             Entry::Occupied(mut bucket) => {
-                let (next, take) = self.gcra.decide(*bucket.get(), now, 1, max_wait);
+                let (out, next) = decide(*bucket.get());
                 if let Some(next) = next {
                     *bucket.get_mut() = next;
                 }
-                take
+                out
             }
             Entry::Vacant(place) => {
                 // a forgotten (or new) key's bucket is full
-                let (next, take) = self.gcra.decide(0, now, 1, max_wait);
+                let (out, next) = decide(0);
                 if let Some(next) = next {
                     place.insert(next);
                     self.len.fetch_add(1, Ordering::Relaxed);
@@ -288,12 +355,12 @@ impl Keyed {
                         Self::sweep_shard(map, sweep_at, now, &self.len);
                     }
                 }
-                take
+                out
             }
         }
     }
 
-    /// Forgets the full buckets of one shard.
+    /// Forgets the full buckets of one shard: those whose arrival time is not after `now`.
     #[cold]
     fn sweep_shard(map: &mut Shard, sweep_at: &mut usize, now: Nanos, len: &AtomicUsize) {
         let before = map.len();
@@ -305,41 +372,7 @@ impl Keyed {
         }
     }
 
-    pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
-        let tat = lock(self.shard(key)).0.get(&key).copied().unwrap_or(0);
-        match self.gcra.decide(tat, now, 1, 0) {
-            (Some(_), _) => Ok(()),
-            (None, Take::Refused(w) | Take::Wait(w)) => Err(w),
-        }
-    }
-
-    /// Gives back the token `key` just took.
-    pub(crate) fn undo(&self, key: u64) {
-        if let Some(tat) = lock(self.shard(key)).0.get_mut(&key) {
-            *tat = self.gcra.adjust(*tat, -1);
-        }
-    }
-
-    /// Keys currently remembered (full buckets not swept yet included).
-    pub(crate) fn keys(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
-    }
-
-    /// Forgets every key whose bucket is full at `now`; returns how many remain.
-    #[cfg(test)]
-    pub(crate) fn sweep(&self, now: Nanos) -> usize {
-        for shard in &*self.shards {
-            let mut guard = lock(shard);
-            let before = guard.0.len();
-            guard.0.retain(|_, tat| *tat > now);
-            let after = guard.0.len();
-            guard.1 = (after * 2).max(MIN_SWEEP);
-            self.len.fetch_sub(before - after, Ordering::Relaxed);
-        }
-        self.keys()
-    }
-
-    pub(crate) fn reset(&self) {
+    fn reset(&self) {
         for shard in &*self.shards {
             let mut guard = lock(shard);
             self.len.fetch_sub(guard.0.len(), Ordering::Relaxed);
@@ -349,90 +382,63 @@ impl Keyed {
     }
 }
 
-/// A policy's limiter.
-#[derive(Debug)]
-// One per policy: boxing the padded direct bucket would cost a pointer chase on every call.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Limiter {
-    Direct(Direct),
-    Keyed(Keyed),
-}
-
-impl Limiter {
-    pub(crate) fn new(rate: f64, per: Duration, burst: u32, keyed: bool) -> Self {
-        let gcra = Gcra::new(rate, per, burst);
-        if keyed {
-            Limiter::Keyed(Keyed::new(gcra))
-        } else {
-            Limiter::Direct(Direct::new(gcra))
-        }
-    }
-
-    #[inline]
-    pub(crate) fn take(&self, key: u64, now: Nanos, max_wait: Nanos) -> Take {
-        match self {
-            Limiter::Direct(d) => d.take(now, 1, max_wait),
-            Limiter::Keyed(k) => k.take(key, now, max_wait),
-        }
-    }
-
-    /// Gives back the token a request for `key` just took.
-    pub(crate) fn undo(&self, key: u64) {
-        match self {
-            Limiter::Direct(d) => d.adjust(-1),
-            Limiter::Keyed(k) => k.undo(key),
-        }
-    }
-
-    pub(crate) fn check(&self, key: u64, now: Nanos) -> Result<(), Nanos> {
-        match self {
-            Limiter::Direct(d) => d.check(now),
-            Limiter::Keyed(k) => k.check(key, now),
-        }
-    }
-
-    pub(crate) fn reset(&self) {
-        match self {
-            Limiter::Direct(d) => d.reset(),
-            Limiter::Keyed(k) => k.reset(),
-        }
-    }
-}
-
-/// `max_wait` for a bound, or unbounded.
-pub(crate) fn max_wait(wait: Option<Duration>) -> Nanos {
-    wait.map_or(u64::MAX, duration_to_nanos)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SEC: u64 = 1_000_000_000;
 
+    fn direct(rate: f64, per: u64, burst: u32) -> Limiter {
+        Limiter::new(rate, Duration::from_secs(per), burst, false)
+    }
+
+    /// Takes `cost` tokens.
+    fn take(l: &Limiter, now: Nanos, cost: u64, max_wait: Nanos) -> Verdict {
+        l.take::<true>(0, now, cost, max_wait)
+    }
+
+    /// Would a request for one token pass now, without waiting? Takes nothing.
+    fn look(l: &Limiter, key: u64, now: Nanos) -> Verdict {
+        l.take::<false>(key, now, 1, 0)
+    }
+
     #[test]
     fn a_full_bucket_admits_burst_then_one_per_interval() {
-        let g = Gcra::new(2.0, Duration::from_secs(1), 3);
-        let d = Direct::new(g);
+        let d = direct(2.0, 1, 3);
         let t0 = 10 * SEC;
         for _ in 0..3 {
-            assert_eq!(d.take(t0, 1, 0), Take::Wait(0));
+            assert_eq!(take(&d, t0, 1, 0), Ok(0));
         }
-        assert_eq!(d.take(t0, 1, 0), Take::Refused(SEC / 2));
+        assert_eq!(take(&d, t0, 1, 0), Err(SEC / 2));
         // at the bucket's edge: exactly one interval later, exactly one token
-        assert_eq!(d.take(t0 + SEC / 2, 1, 0), Take::Wait(0));
-        assert_eq!(d.take(t0 + SEC / 2, 1, 0), Take::Refused(SEC / 2));
+        assert_eq!(take(&d, t0 + SEC / 2, 1, 0), Ok(0));
+        assert_eq!(take(&d, t0 + SEC / 2, 1, 0), Err(SEC / 2));
     }
 
     #[test]
     fn a_wait_bound_just_met_reserves_and_just_missed_refuses() {
-        let g = Gcra::new(1.0, Duration::from_secs(1), 1);
-        let d = Direct::new(g);
-        assert_eq!(d.take(SEC, 1, 0), Take::Wait(0));
-        assert_eq!(d.take(SEC, 1, SEC - 1), Take::Refused(SEC));
-        assert_eq!(d.take(SEC, 1, SEC), Take::Wait(SEC));
+        let d = direct(1.0, 1, 1);
+        assert_eq!(take(&d, SEC, 1, 0), Ok(0));
+        assert_eq!(take(&d, SEC, 1, SEC - 1), Err(SEC));
+        assert_eq!(take(&d, SEC, 1, SEC), Ok(SEC));
         // the reservation counts: the next one waits two intervals
-        assert_eq!(d.take(SEC, 1, 2 * SEC), Take::Wait(2 * SEC));
+        assert_eq!(take(&d, SEC, 1, 2 * SEC), Ok(2 * SEC));
+    }
+
+    #[test]
+    fn looking_takes_nothing() {
+        let d = direct(1.0, 1, 1);
+        for _ in 0..3 {
+            assert_eq!(look(&d, 0, SEC), Ok(0));
+        }
+        assert_eq!(take(&d, SEC, 1, 0), Ok(0));
+        assert_eq!(look(&d, 0, SEC), Err(SEC));
+        let k = Limiter::new(1.0, Duration::from_secs(1), 1, true);
+        assert_eq!(look(&k, 7, SEC), Ok(0));
+        assert_eq!(k.keys(), Some(0), "a look remembers no key");
+        assert_eq!(k.take::<true>(7, SEC, 1, 0), Ok(0));
+        assert_eq!(look(&k, 7, SEC), Err(SEC));
+        assert_eq!(look(&k, 8, SEC), Ok(0));
     }
 
     #[test]
@@ -443,54 +449,58 @@ mod tests {
 
     #[test]
     fn forgotten_keys_gain_nothing() {
-        let k = Keyed::new(Gcra::new(1.0, Duration::from_secs(1), 1));
+        let k = Limiter::new(1.0, Duration::from_secs(1), 1, true);
         for key in 0..5000u64 {
             let key = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            assert_eq!(k.take(key, SEC, 0), Take::Wait(0));
+            assert_eq!(k.take::<true>(key, SEC, 1, 0), Ok(0));
         }
         // still empty: nothing may be swept, every key keeps its empty bucket
         assert_eq!(k.sweep(SEC), 5000);
-        assert_eq!(k.take(0, SEC, 0), Take::Refused(SEC));
+        assert_eq!(k.take::<true>(0, SEC, 1, 0), Err(SEC));
         // full again: all swept, and a forgotten key starts full, as it would have been
         assert_eq!(k.sweep(2 * SEC), 0);
-        assert_eq!(k.take(0, 2 * SEC, 0), Take::Wait(0));
-        assert_eq!(k.take(0, 2 * SEC, 0), Take::Refused(SEC));
+        assert_eq!(k.take::<true>(0, 2 * SEC, 1, 0), Ok(0));
+        assert_eq!(k.take::<true>(0, 2 * SEC, 1, 0), Err(SEC));
     }
-}
 
-#[cfg(test)]
-mod cost_tests {
-    use super::*;
-
-    const SEC: u64 = 1_000_000_000;
+    #[test]
+    fn a_refund_gives_back_what_a_take_took_in_either_store() {
+        for keyed in [false, true] {
+            let l = Limiter::new(1.0, Duration::from_secs(1), 1, keyed);
+            assert_eq!(l.take::<true>(5, SEC, 1, 0), Ok(0));
+            assert_eq!(l.take::<true>(5, SEC, 1, 0), Err(SEC));
+            l.adjust(5, -1);
+            assert_eq!(l.take::<true>(5, SEC, 1, 0), Ok(0), "keyed: {keyed}");
+        }
+    }
 
     #[test]
     fn costs_refunds_and_charges() {
         // 60 tokens a minute, a minute's worth of burst
-        let d = Direct::new(Gcra::new(60.0, Duration::from_secs(60), 60));
-        assert_eq!(d.take(SEC, 50, 0), Take::Wait(0));
-        assert_eq!(d.take(SEC, 20, 0), Take::Refused(10 * SEC));
-        d.adjust(-30); // the call used 20, not 50
-        assert_eq!(d.take(SEC, 20, 0), Take::Wait(0));
-        d.adjust(5); // it used 25: 45 of 60 gone
-        assert_eq!(d.take(SEC, 16, 0), Take::Refused(SEC));
-        assert_eq!(d.take(SEC, 15, 0), Take::Wait(0));
+        let d = direct(60.0, 60, 60);
+        assert_eq!(take(&d, SEC, 50, 0), Ok(0));
+        assert_eq!(take(&d, SEC, 20, 0), Err(10 * SEC));
+        d.adjust(0, -30); // the call used 20, not 50
+        assert_eq!(take(&d, SEC, 20, 0), Ok(0));
+        d.adjust(0, 5); // it used 25: 45 of 60 gone
+        assert_eq!(take(&d, SEC, 16, 0), Err(SEC));
+        assert_eq!(take(&d, SEC, 15, 0), Ok(0));
         assert_eq!(
-            d.take(SEC, 61, u64::MAX),
-            Take::Refused(u64::MAX),
+            take(&d, SEC, 61, u64::MAX),
+            Err(u64::MAX),
             "more than the bucket holds"
         );
     }
 
     #[test]
     fn learning_only_tightens() {
-        let d = Direct::new(Gcra::new(10.0, Duration::from_secs(1), 10));
+        let d = direct(10.0, 1, 10);
         d.learn(SEC, Some(3), None);
-        assert_eq!(d.remaining(SEC), 3.0);
+        assert_eq!(d.remaining(SEC), Some(3.0));
         d.learn(SEC, Some(8), None);
-        assert_eq!(d.remaining(SEC), 3.0);
+        assert_eq!(d.remaining(SEC), Some(3.0));
         d.learn(SEC, Some(0), Some(2 * SEC));
-        assert_eq!(d.check(SEC), Err(2 * SEC));
-        assert_eq!(d.check(3 * SEC), Ok(()));
+        assert_eq!(look(&d, 0, SEC), Err(2 * SEC));
+        assert_eq!(look(&d, 0, 3 * SEC), Ok(0));
     }
 }

@@ -1,98 +1,19 @@
-//! A policy: the parts composed, built once, shared by name.
+//! A policy: the parts of its name, its own retry and timeout, and the calls made through it;
+//! and the builder that makes one.
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::breaker::BreakerState;
-use crate::bulkhead::Bulkhead;
-use crate::clock::Nanos;
-use crate::env::Knobs;
-use crate::limiter::{max_wait, Direct, Gcra, Limiter};
+use crate::attempt::{Call, IsResult, Plan, Req, Step};
+use crate::classify::{Class, Classify};
+use crate::clock::{self, Mode};
+use crate::config::{ConfigError, Settings};
+use crate::handle::Handle;
 use crate::registry;
 use crate::retry::Budget;
+use crate::shared::Shared;
 use crate::sync::Arc;
-use crate::sync::AtomicU64;
-use crate::{Breaker, Retry};
-
-/// The most trial calls a half-open breaker may let through at a time.
-pub const MAX_HALF_OPEN: u32 = 0xffff;
-
-/// A rate limit as configured: `rate` calls per `per`, `burst` at most at once.
-///
-/// # Examples
-///
-/// ```
-/// let p = staunch_runtime::Policy::builder("docs-rate").rpm(120.0).build().unwrap();
-/// let rate = p.config().rate.unwrap();
-/// assert_eq!(rate.per, std::time::Duration::from_secs(60));
-/// assert_eq!(rate.burst, 2); // one second's worth
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Rate {
-    /// Tokens refilled per `per`.
-    pub rate: f64,
-    /// One second (`rps`) or one minute (`rpm`).
-    pub per: Duration,
-    /// The bucket's size.
-    pub burst: u32,
-    /// One bucket per key.
-    pub keyed: bool,
-    /// The longest a call waits for a token (`None`: as long as it takes).
-    pub wait: Option<Duration>,
-}
-
-/// A policy's configuration as resolved: what the builder (or attribute) said, then the
-/// environment's overrides.
-///
-/// # Examples
-///
-/// ```
-/// let p = staunch_runtime::Policy::builder("docs-config").max_inflight(8).build().unwrap();
-/// assert_eq!(p.config().max_inflight, Some(8));
-/// assert_eq!(p.config().name, "docs-config");
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Config {
-    /// The policy's name.
-    pub name: String,
-    /// Retry settings of the function or builder that created the policy.
-    pub retry: Option<Retry>,
-    /// Circuit breaker settings.
-    pub breaker: Option<Breaker>,
-    /// Rate limit.
-    pub rate: Option<Rate>,
-    /// Token limit (`tpm`): `rate` tokens a minute, a minute's worth of burst.
-    pub tokens: Option<Rate>,
-    /// Bulkhead size.
-    pub max_inflight: Option<usize>,
-    /// Per-attempt time limit of async calls.
-    pub timeout: Option<Duration>,
-}
-
-/// A setting the builder was given that is outside its valid values.
-///
-/// # Examples
-///
-/// ```
-/// let err = staunch_runtime::Policy::builder("docs-bad").rps(-1.0).build().unwrap_err();
-/// assert_eq!(err.to_string(), "policy `docs-bad`: `rps` must be greater than 0");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("policy `{policy}`: {message}")]
-pub struct ConfigError {
-    policy: String,
-    message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(policy: &str, message: &str) -> Self {
-        ConfigError {
-            policy: policy.to_owned(),
-            message: message.to_owned(),
-        }
-    }
-}
+use crate::{Breaker, Config, Error, Retry, Stale};
 
 /// Builds a [`Policy`]: each part optional.
 ///
@@ -114,39 +35,9 @@ impl ConfigError {
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct PolicyBuilder {
-    name: String,
-    unique: bool,
-    retry: Option<Retry>,
-    breaker: Option<Breaker>,
-    rps: Option<f64>,
-    rpm: Option<f64>,
-    tpm: Option<f64>,
-    burst: Option<u32>,
-    keyed: bool,
-    wait: Option<Duration>,
-    max_inflight: Option<usize>,
-    timeout: Option<Duration>,
-}
+pub struct PolicyBuilder(Settings);
 
 impl PolicyBuilder {
-    fn new(name: &str, unique: bool) -> Self {
-        PolicyBuilder {
-            name: name.to_owned(),
-            unique,
-            retry: None,
-            breaker: None,
-            rps: None,
-            rpm: None,
-            tpm: None,
-            burst: None,
-            keyed: false,
-            wait: None,
-            max_inflight: None,
-            timeout: None,
-        }
-    }
-
     /// Retries failed attempts.
     ///
     /// # Examples
@@ -155,7 +46,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").retry(staunch_runtime::Retry::new());
     /// ```
     pub fn retry(mut self, retry: Retry) -> Self {
-        self.retry = Some(retry);
+        self.0.retry = Some(retry);
         self
     }
 
@@ -167,7 +58,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").breaker(staunch_runtime::Breaker::new());
     /// ```
     pub fn breaker(mut self, breaker: Breaker) -> Self {
-        self.breaker = Some(breaker);
+        self.0.breaker = Some(breaker);
         self
     }
 
@@ -179,7 +70,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rps(10.0);
     /// ```
     pub fn rps(mut self, r: f64) -> Self {
-        self.rps = Some(r);
+        self.0.rps = Some(r);
         self
     }
 
@@ -191,14 +82,14 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rpm(600.0);
     /// ```
     pub fn rpm(mut self, r: f64) -> Self {
-        self.rpm = Some(r);
+        self.0.rpm = Some(r);
         self
     }
 
     /// Limits the tokens calls may use to `r` a minute (an LLM provider's TPM), beside any
     /// request rate; a call is admitted only when both have room, and a rejection by either
-    /// takes from neither. A call's cost is its [`Req::cost`](crate::Req::cost) estimate,
-    /// reconciled after the call by [`Call::usage`](crate::Call::usage). The bucket holds a
+    /// takes from neither. A call's cost is its [`Req::cost`](crate::attempt::Req::cost) estimate,
+    /// reconciled after the call by [`Call::usage`](crate::attempt::Call::usage). The bucket holds a
     /// minute's worth; a call that costs more than that is rejected at once.
     ///
     /// # Examples
@@ -207,7 +98,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rpm(3500.0).tpm(90_000.0);
     /// ```
     pub fn tpm(mut self, r: f64) -> Self {
-        self.tpm = Some(r);
+        self.0.tpm = Some(r);
         self
     }
 
@@ -219,11 +110,11 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rps(1.0).burst(20);
     /// ```
     pub fn burst(mut self, b: u32) -> Self {
-        self.burst = Some(b);
+        self.0.burst = Some(b);
         self
     }
 
-    /// One bucket per key: calls pass a key through [`Req::key`](crate::Req::key).
+    /// One bucket per key: calls pass a key through [`Req::key`](crate::attempt::Req::key).
     ///
     /// # Examples
     ///
@@ -231,7 +122,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rps(1.0).keyed();
     /// ```
     pub fn keyed(mut self) -> Self {
-        self.keyed = true;
+        self.0.keyed = true;
         self
     }
 
@@ -247,7 +138,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").rps(1.0).wait(std::time::Duration::ZERO);
     /// ```
     pub fn wait(mut self, d: Duration) -> Self {
-        self.wait = Some(d);
+        self.0.wait = Some(d);
         self
     }
 
@@ -260,7 +151,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").max_inflight(4);
     /// ```
     pub fn max_inflight(mut self, n: usize) -> Self {
-        self.max_inflight = Some(n);
+        self.0.max_inflight = Some(n);
         self
     }
 
@@ -273,7 +164,7 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("x").timeout(std::time::Duration::from_secs(10));
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.0.timeout = Some(d);
         self
     }
 
@@ -294,223 +185,23 @@ impl PolicyBuilder {
     /// let b = staunch_runtime::Policy::builder("docs-shared").build().unwrap();
     /// assert_eq!(b.config().max_inflight, Some(1));
     /// ```
-    pub fn build(mut self) -> Result<Policy, ConfigError> {
-        self.validate()?;
-        self.apply_env();
-        let config = self.config();
-        let shared = registry::register(&self.name, self.unique, |name| Shared::new(name, &config));
+    pub fn build(self) -> Result<Policy, ConfigError> {
+        let settings = self.0.checked()?;
+        let config = settings.resolve();
+        let shared = registry::register(&settings.name, settings.unique, |name| {
+            Shared::new(name, &config)
+        });
         Ok(Policy {
-            shared,
-            budget: self
-                .retry
-                .and_then(|r| r.budget)
-                .map(|b| Arc::new(Budget::new(b))),
-            retry: self.retry,
-            timeout: self.timeout,
+            plan: Plan {
+                shared,
+                budget: settings
+                    .retry
+                    .and_then(|r| r.budget)
+                    .map(|b| Arc::new(Budget::new(b))),
+                retry: settings.retry,
+                timeout: settings.timeout,
+            },
         })
-    }
-
-    /// Applies each `STAUNCH_<NAME>_<KNOB>` that is set, one at a time: a value that does not
-    /// parse, or would make the configuration invalid (a `BURST` without a rate, say), is
-    /// reported once and ignored.
-    fn apply_env(&mut self) {
-        let knobs = Knobs::new(&self.name);
-        let retries = self.retry.is_some();
-        let mut apply = |knob: &str, set: &dyn Fn(&Knobs, &mut PolicyBuilder) -> bool| {
-            let mut trial = self.clone();
-            if set(&knobs, &mut trial) {
-                match trial.validate() {
-                    Ok(()) => *self = trial,
-                    Err(e) => knobs.reject(knob, &e.message),
-                }
-            }
-        };
-        apply("RPS", &|k, b| {
-            k.rate("RPS")
-                .map(|r| (b.rps, b.rpm) = (Some(r), None))
-                .is_some()
-        });
-        apply("RPM", &|k, b| {
-            k.rate("RPM")
-                .map(|r| (b.rpm, b.rps) = (Some(r), None))
-                .is_some()
-        });
-        apply("TPM", &|k, b| {
-            k.rate("TPM").map(|r| b.tpm = Some(r)).is_some()
-        });
-        apply("BURST", &|k, b| {
-            k.count("BURST").map(|n| b.burst = Some(n)).is_some()
-        });
-        apply("MAX_INFLIGHT", &|k, b| {
-            k.count("MAX_INFLIGHT")
-                .map(|n| b.max_inflight = Some(n))
-                .is_some()
-        });
-        apply("BREAKER_THRESHOLD", &|k, b| {
-            k.count("BREAKER_THRESHOLD")
-                .map(|n| b.breaker = Some(b.breaker.unwrap_or_default().threshold(n)))
-                .is_some()
-        });
-        apply("BREAKER_COOLDOWN", &|k, b| {
-            k.duration("BREAKER_COOLDOWN")
-                .map(|d| b.breaker = Some(b.breaker.unwrap_or_default().cooldown(d)))
-                .is_some()
-        });
-        // a policy without retry may wrap a body that cannot run twice: nothing to override
-        if retries {
-            apply("RETRY_MAX", &|k, b| {
-                k.count("RETRY_MAX")
-                    .map(|n| b.retry = b.retry.map(|r| r.max(n)))
-                    .is_some()
-            });
-        } else {
-            knobs.reject(
-                "RETRY_MAX",
-                "the policy does not retry (add `retry` to retry it)",
-            );
-        }
-        apply("TIMEOUT", &|k, b| {
-            k.duration("TIMEOUT").map(|d| b.timeout = Some(d)).is_some()
-        });
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |message: &str| {
-            Err(ConfigError {
-                policy: self.name.clone(),
-                message: message.to_owned(),
-            })
-        };
-        if self.name.is_empty() {
-            return fail("the name must not be empty");
-        }
-        if let Some(r) = &self.retry {
-            if r.max < 1 {
-                return fail("`retry(max)` must be at least 1");
-            }
-            if !(r.backoff >= 1.0 && r.backoff.is_finite()) {
-                return fail("`retry(backoff)` must be a finite number of at least 1.0");
-            }
-            if !(0.0..=1.0).contains(&r.jitter) {
-                return fail("`retry(jitter)` must be between 0 and 1");
-            }
-        }
-        if let Some(b) = &self.breaker {
-            if b.threshold < 1 {
-                return fail("`breaker(threshold)` must be at least 1");
-            }
-            if !(1..=MAX_HALF_OPEN).contains(&b.half_open) {
-                return fail("`breaker(half_open)` must be between 1 and 65535");
-            }
-        }
-        if self.rps.is_some() && self.rpm.is_some() {
-            return fail("`rps` and `rpm` cannot both be set");
-        }
-        for (option, r) in [("rps", self.rps), ("rpm", self.rpm), ("tpm", self.tpm)] {
-            if r.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-                return fail(&format!("`{option}` must be greater than 0"));
-            }
-        }
-        let limited = self.rps.is_some() || self.rpm.is_some();
-        if let Some(b) = self.retry.as_ref().and_then(|r| r.budget) {
-            if !(b > 0.0 && b.is_finite()) {
-                return fail("`retry(budget)` must be greater than 0");
-            }
-        }
-        if self.burst == Some(0) {
-            return fail("`burst` must be at least 1");
-        }
-        for (option, set) in [
-            ("burst", self.burst.is_some()),
-            ("wait", self.wait.is_some() && self.tpm.is_none()),
-            ("key", self.keyed),
-        ] {
-            if set && !limited {
-                return fail(&format!("`{option}` needs a rate: set `rps` or `rpm`"));
-            }
-        }
-        if self.max_inflight == Some(0) {
-            return fail("`max_inflight` must be at least 1");
-        }
-        Ok(())
-    }
-
-    fn config(&self) -> Config {
-        let rate = match (self.rps, self.rpm) {
-            (Some(r), _) => Some((r, Duration::from_secs(1))),
-            (None, Some(r)) => Some((r, Duration::from_secs(60))),
-            (None, None) => None,
-        };
-        Config {
-            name: self.name.clone(),
-            retry: self.retry,
-            breaker: self.breaker,
-            rate: rate.map(|(rate, per)| Rate {
-                rate,
-                per,
-                // one second's worth of tokens, at least one
-                burst: self.burst.unwrap_or_else(|| {
-                    let per_second = rate / per.as_secs_f64();
-                    per_second.ceil().clamp(1.0, f64::from(u32::MAX)) as u32
-                }),
-                keyed: self.keyed,
-                wait: self.wait,
-            }),
-            tokens: self.tpm.map(|rate| Rate {
-                rate,
-                per: Duration::from_secs(60),
-                burst: rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
-                keyed: false,
-                wait: self.wait,
-            }),
-            max_inflight: self.max_inflight,
-            timeout: self.timeout,
-        }
-    }
-}
-
-/// Counts of what happened off the happy path (never touched on it).
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    pub(crate) retries: AtomicU64,
-    pub(crate) fallbacks: AtomicU64,
-    pub(crate) stale_served: AtomicU64,
-}
-
-/// What every policy of one name shares: the breaker, the limiter and the bulkhead.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) name: String,
-    pub(crate) breaker: Option<BreakerState>,
-    pub(crate) limiter: Option<Limiter>,
-    pub(crate) tokens: Option<Direct>,
-    pub(crate) max_wait: Nanos,
-    /// Until when every caller is held off (a retry-after hint); 0: no hold-off.
-    pub(crate) hold_until: AtomicU64,
-    pub(crate) bulkhead: Bulkhead,
-    pub(crate) config: Config,
-    pub(crate) counts: Counts,
-}
-
-impl Shared {
-    fn new(name: &str, config: &Config) -> Self {
-        let mut config = config.clone();
-        name.clone_into(&mut config.name);
-        Shared {
-            name: name.to_owned(),
-            breaker: config.breaker.map(BreakerState::new),
-            limiter: config
-                .rate
-                .map(|r| Limiter::new(r.rate, r.per, r.burst, r.keyed)),
-            tokens: config
-                .tokens
-                .map(|t| Direct::new(Gcra::new(t.rate, t.per, t.burst))),
-            max_wait: max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
-            hold_until: AtomicU64::new(0),
-            counts: Counts::default(),
-            bulkhead: Bulkhead::new(config.max_inflight),
-            config,
-        }
     }
 }
 
@@ -537,10 +228,7 @@ impl Shared {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Policy {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) retry: Option<Retry>,
-    pub(crate) budget: Option<Arc<Budget>>,
-    pub(crate) timeout: Option<Duration>,
+    plan: Plan,
 }
 
 impl Policy {
@@ -554,7 +242,7 @@ impl Policy {
     /// assert_eq!(p.name(), "docs-name");
     /// ```
     pub fn builder(name: &str) -> PolicyBuilder {
-        PolicyBuilder::new(name, false)
+        PolicyBuilder(Settings::new(name, false))
     }
 
     /// Starts a policy that shares nothing: if `name` is taken, it is registered as `name#2`
@@ -568,16 +256,13 @@ impl Policy {
     /// assert_eq!(b.name(), "docs-unnamed#2");
     /// ```
     pub fn unnamed(name: &str) -> PolicyBuilder {
-        PolicyBuilder::new(name, true)
+        PolicyBuilder(Settings::new(name, true))
     }
 
-    /// Whether the breaker would let a call through now (no trial slot is taken). What a
+    /// Whether a call would be admitted now (nothing is taken, no error is built). What a
     /// [`KeyPool`](crate::KeyPool) asks before it builds a call's future for a key.
-    pub(crate) fn breaker_admits(&self) -> bool {
-        self.shared
-            .breaker
-            .as_ref()
-            .is_none_or(|b| b.is_closed() || b.check(crate::clock::now_observed()).is_ok())
+    pub(crate) fn admits(&self) -> bool {
+        self.plan.shared.preflight(0, clock::now_observed).is_ok()
     }
 
     /// The policy's name, as registered.
@@ -589,7 +274,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.plan.shared.name
     }
 
     /// The configuration as resolved (settings, then environment); breaker, rate and bulkhead
@@ -604,9 +289,9 @@ impl Policy {
     #[must_use]
     pub fn config(&self) -> Config {
         Config {
-            retry: self.retry,
-            timeout: self.timeout,
-            ..self.shared.config.clone()
+            retry: self.plan.retry,
+            timeout: self.plan.timeout,
+            ..self.plan.shared.config.clone()
         }
     }
 
@@ -619,10 +304,8 @@ impl Policy {
     /// assert_eq!(p.handle().signals().inflight, 0);
     /// ```
     #[must_use]
-    pub fn handle(&self) -> crate::Handle {
-        crate::Handle {
-            shared: self.shared.clone(),
-        }
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.plan.shared.clone())
     }
 
     /// [`Stale::settle_sync`](crate::Stale::settle_sync), counted in this policy's
@@ -643,20 +326,15 @@ impl Policy {
     /// assert_eq!(p.stale_sync(&CACHE, 1, Err::<i32, _>(())), Ok(5));
     /// assert_eq!(p.handle().signals().stale_served, 1);
     /// ```
-    pub fn stale_sync<T, E>(
-        &self,
-        cache: &crate::Stale,
-        key: u64,
-        result: Result<T, E>,
-    ) -> Result<T, E>
+    pub fn stale_sync<T, E>(&self, cache: &Stale, key: u64, result: Result<T, E>) -> Result<T, E>
     where
         T: Clone + Send + Sync + 'static,
     {
         cache.settle(
             key,
             result,
-            crate::clock::Mode::Sync,
-            Some(&self.shared.counts.stale_served),
+            Mode::Sync,
+            Some(&self.plan.shared.counts.stale_served),
         )
     }
 
@@ -677,20 +355,158 @@ impl Policy {
     /// assert_eq!(p.stale_async(&CACHE, 1, Err::<i32, _>("down")), Err("down"));
     /// # }
     /// ```
-    pub fn stale_async<T, E>(
-        &self,
-        cache: &crate::Stale,
-        key: u64,
-        result: Result<T, E>,
-    ) -> Result<T, E>
+    pub fn stale_async<T, E>(&self, cache: &Stale, key: u64, result: Result<T, E>) -> Result<T, E>
     where
         T: Clone + Send + Sync + 'static,
     {
         cache.settle(
             key,
             result,
-            crate::clock::Mode::Async,
-            Some(&self.shared.counts.stale_served),
+            Mode::Async,
+            Some(&self.plan.shared.counts.stale_served),
         )
+    }
+
+    /// Starts a call whose errors `classify` classifies. The low-level API that the attribute
+    /// expands to; [`call`](Self::call) and [`call_async`](Self::call_async) wrap it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Step`](crate::attempt::Step).
+    pub fn begin<R: IsResult>(&self, classify: fn(&R::Err) -> Class) -> Call<'_, R>
+    where
+        R::Err: From<Error>,
+    {
+        self.plan.begin(classify)
+    }
+
+    /// Calls `f` through the policy, blocking the thread for waits; every error is retryable.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = staunch_runtime::Policy::builder("docs-call").max_inflight(1).build().unwrap();
+    /// let r: Result<u8, staunch_runtime::Error> = p.call(|| Ok(1));
+    /// assert_eq!(r, Ok(1));
+    /// ```
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_sync(|_| Class::DEFAULT, f)
+    }
+
+    /// [`call`](Self::call) with errors classified by their [`Classify`] implementation.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Policy, Retry};
+    /// let p = Policy::builder("docs-call-classified").retry(Retry::new()).build().unwrap();
+    /// let mut calls = 0;
+    /// let r: std::io::Result<()> = p.call_classified(|| {
+    ///     calls += 1;
+    ///     Err(std::io::ErrorKind::NotFound.into())
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(calls, 1); // not found is not retryable
+    /// ```
+    pub fn call_classified<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error> + Classify,
+    {
+        self.run_sync(Classify::class, f)
+    }
+
+    fn run_sync<T, E, F>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(classify);
+        loop {
+            match call.attempt_sync(Req::new(), &mut f) {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
+    }
+
+    /// Calls the future that `f` makes through the policy, on tokio's timers; every error is
+    /// retryable. `f` makes one future per attempt.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let p = staunch_runtime::Policy::builder("docs-call-async")
+    ///     .timeout(std::time::Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// let r: Result<u8, staunch_runtime::Error> = p.call_async(|| async { Ok(2) }).await;
+    /// assert_eq!(r, Ok(2));
+    /// # }
+    /// ```
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        self.run_async(|_| Class::DEFAULT, f).await
+    }
+
+    /// [`call_async`](Self::call_async) with errors classified by their [`Classify`]
+    /// implementation.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let p = staunch_runtime::Policy::builder("docs-call-async-classified").build().unwrap();
+    /// let r: std::io::Result<u8> = p.call_async_classified(|| async { Ok(3) }).await;
+    /// assert_eq!(r.unwrap(), 3);
+    /// # }
+    /// ```
+    pub async fn call_async_classified<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error> + Classify,
+    {
+        self.run_async(Classify::class, f).await
+    }
+
+    async fn run_async<T, E, F, Fut>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(classify);
+        loop {
+            match call.attempt_async(Req::new(), f()).await {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
     }
 }

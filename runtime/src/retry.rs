@@ -36,7 +36,7 @@ impl Retry {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(staunch_runtime::Retry::new().max_value(), 3);
+    /// assert_eq!(staunch_runtime::Retry::new().max_retries(), 3);
     /// ```
     #[must_use]
     pub const fn new() -> Self {
@@ -132,16 +132,90 @@ impl Retry {
         self
     }
 
+    /// Retries after the first attempt: at most this many more calls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().max(7).max_retries(), 7);
+    /// ```
+    #[must_use]
+    pub const fn max_retries(&self) -> u32 {
+        self.max
+    }
+
+    /// The factor by which each wait grows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().backoff_factor(), 2.0);
+    /// ```
+    #[must_use]
+    pub const fn backoff_factor(&self) -> f64 {
+        self.backoff
+    }
+
+    /// The wait before the first retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().first_delay().as_millis(), 100);
+    /// ```
+    #[must_use]
+    pub const fn first_delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// The longest wait between two attempts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().delay_cap().as_secs(), 30);
+    /// ```
+    #[must_use]
+    pub const fn delay_cap(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The fraction of each wait drawn at random (0: exact waits, 1: full jitter).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().jitter_fraction(), 1.0);
+    /// ```
+    #[must_use]
+    pub const fn jitter_fraction(&self) -> f64 {
+        self.jitter
+    }
+
+    /// The retry budget: retries per first attempt, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Retry::new().budget(0.1).budget_ratio(), Some(0.1));
+    /// ```
+    #[must_use]
+    pub const fn budget_ratio(&self) -> Option<f64> {
+        self.budget
+    }
+
     /// The configured number of retries.
     ///
     /// # Examples
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// assert_eq!(staunch_runtime::Retry::new().max(7).max_value(), 7);
     /// ```
+    #[deprecated(since = "0.1.1", note = "renamed to `max_retries`")]
     #[must_use]
     pub const fn max_value(&self) -> u32 {
-        self.max
+        self.max_retries()
     }
 
     /// The wait before retry `k` (0 for the first retry), given the failed attempt's hint.

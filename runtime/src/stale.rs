@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::clock::{duration_to_nanos, Mode, Nanos};
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::global::{lock, AtomicU64, Mutex};
+use crate::sync::{Arc, Ordering};
 
 type Entries = (
     HashMap<u64, (Nanos, Arc<dyn Any + Send + Sync>)>,
@@ -16,7 +17,7 @@ type Entries = (
 /// A bounded cache of last good answers, served when a call finally fails.
 ///
 /// Every `Ok` a call returns is remembered under its key (a hash of the arguments, from
-/// [`key_hash`](crate::key_hash)); when a later call with the same key fails for good, and the
+/// [`key_hash`](crate::attempt::key_hash)); when a later call with the same key fails for good, and the
 /// remembered answer is younger than `max_age`, that answer is returned instead of the error.
 /// At most `capacity` answers are kept; the oldest goes first. The `#[resilient]` attribute
 /// declares one with `stale(max_age = …, capacity = …)`, consulted after the fallback failed.
@@ -25,7 +26,8 @@ type Entries = (
 ///
 /// ```
 /// use std::time::Duration;
-/// use staunch_runtime::{key_hash, Stale};
+/// use staunch_runtime::attempt::key_hash;
+/// use staunch_runtime::Stale;
 ///
 /// static LAST_GOOD: Stale = Stale::new(1000, Duration::from_secs(600));
 ///
@@ -44,6 +46,12 @@ pub struct Stale {
 }
 
 impl Stale {
+    /// The capacity of `stale` in the attribute when none is given: a thousand answers.
+    pub const DEFAULT_CAPACITY: usize = 1000;
+
+    /// The longest an answer is served for, in the attribute when none is given: ten minutes.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
     /// A cache of at most `capacity` answers, each served for at most `max_age`.
     ///
     /// # Examples

@@ -28,10 +28,10 @@ fn good_values_override_the_configured_ones() {
     assert_eq!(c.max_inflight, Some(9));
     let b = c.breaker.unwrap();
     assert_eq!(
-        (b.threshold_value(), b.cooldown_value()),
+        (b.failure_threshold(), b.open_duration()),
         (11, Duration::from_millis(250))
     );
-    assert_eq!(c.retry.unwrap().max_value(), 6);
+    assert_eq!(c.retry.unwrap().max_retries(), 6);
     assert_eq!(c.timeout, Some(Duration::from_millis(1500)));
 }
 
@@ -56,8 +56,8 @@ fn a_bad_value_is_reported_once_and_the_configured_value_kept() {
     let _unnamed = Policy::unnamed("env-bad").build().unwrap();
     let c = p.config();
     assert_eq!(c.rate.unwrap().rate, 5.0);
-    assert_eq!(c.breaker.unwrap().threshold_value(), 2);
-    assert_eq!(c.breaker.unwrap().cooldown_value(), Duration::from_secs(30));
+    assert_eq!(c.breaker.unwrap().failure_threshold(), 2);
+    assert_eq!(c.breaker.unwrap().open_duration(), Duration::from_secs(30));
     let w = warnings();
     for var in [
         "STAUNCH_ENV_BAD_RPS",

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use staunch_runtime::{signals, Class, Classify, Error, Observed, Policy, Req, Retry, Step};
+use staunch_runtime::attempt::{Req, Step};
+use staunch_runtime::{signals, Class, Classify, Error, Observed, Policy, Retry};
 use tokio::time::Instant;
 
 #[derive(Debug, PartialEq)]
@@ -288,7 +289,8 @@ fn when_every_key_is_open_the_pool_rejects_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn the_stale_answer_is_served_only_after_failure_and_only_while_fresh() {
-    use staunch_runtime::{key_hash, Stale};
+    use staunch_runtime::attempt::key_hash;
+    use staunch_runtime::Stale;
     static LAST_GOOD: Stale = Stale::new(2, Duration::from_secs(60));
     let paris = key_hash("paris");
     assert_eq!(

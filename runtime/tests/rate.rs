@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use staunch_runtime::{key_hash, signals, Class, Error, Policy, Req, Step};
+use staunch_runtime::attempt::{key_hash, Req, Step};
+use staunch_runtime::{signals, Class, Error, Policy};
 
 async fn ok(p: &Policy) -> Result<(), Error> {
     p.call_async(|| async { Ok(()) }).await

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use staunch_runtime::{Breaker, Class, Classify, Error, MockClock, Policy, Req, Retry, Step};
+use staunch_runtime::attempt::{Req, Step};
+use staunch_runtime::{Breaker, Class, Classify, Error, MockClock, Policy, Retry};
 use tokio::time::Instant;
 
 #[derive(Debug, PartialEq)]

@@ -1,4 +1,9 @@
-//! One call through a policy: attempts, their admission, their outcome, and the retry loop.
+//! The attempt/step machinery: one call through a policy as a loop of attempts, each admitted
+//! by the parts, run, and judged; the loop itself is the caller's (the code `#[resilient]`
+//! generates, or [`Policy::call`](crate::Policy::call)), so every attempt builds its body
+//! afresh.
+//!
+//! This is the low-level API that the attribute expands to; most users never name it.
 
 use std::future::{poll_fn, Future};
 use std::hash::{BuildHasher, Hash};
@@ -10,13 +15,12 @@ use std::time::Duration;
 
 use once_cell::sync::Lazy;
 
-use crate::breaker::{BreakerState, Pass};
 use crate::bulkhead::Slot;
-use crate::classify::{Class, Classify};
-use crate::clock::{self, Mode, Nanos};
-use crate::limiter::Take;
-use crate::policy::{Policy, Shared};
-use crate::sync::Ordering;
+use crate::classify::Class;
+use crate::clock::{self, Mode};
+use crate::retry::{Budget, Retry};
+use crate::shared::{Admitted, Refusal, Shared, TAKE};
+use crate::sync::{Arc, Ordering};
 use crate::Error;
 
 /// What a function returns: a `Result`, by any alias.
@@ -24,7 +28,7 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use staunch_runtime::IsResult;
+/// use staunch_runtime::attempt::IsResult;
 /// let r: std::io::Result<u8> = Ok(1);
 /// assert!(r.as_err().is_none());
 /// ```
@@ -68,7 +72,7 @@ impl<T, E> IsResult for Result<T, E> {
 /// # Examples
 ///
 /// ```
-/// let req = staunch_runtime::Req::new().key(staunch_runtime::key_hash(&42_u64));
+/// let req = staunch_runtime::attempt::Req::new().key(staunch_runtime::attempt::key_hash(&42_u64));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Req {
@@ -82,7 +86,7 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::Req::new();
+    /// let req = staunch_runtime::attempt::Req::new();
     /// ```
     #[must_use]
     pub const fn new() -> Self {
@@ -94,7 +98,7 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::Req::new().key(7);
+    /// let req = staunch_runtime::attempt::Req::new().key(7);
     /// ```
     #[must_use]
     pub const fn key(mut self, key: u64) -> Self {
@@ -109,7 +113,7 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::Req::new().cost(1200);
+    /// let req = staunch_runtime::attempt::Req::new().cost(1200);
     /// ```
     #[must_use]
     pub const fn cost(mut self, tokens: u64) -> Self {
@@ -129,7 +133,7 @@ static KEY_HASHER: Lazy<foldhash::fast::RandomState> = Lazy::new(Default::defaul
 /// # Examples
 ///
 /// ```
-/// use staunch_runtime::key_hash;
+/// use staunch_runtime::attempt::key_hash;
 /// assert_eq!(key_hash("alice"), key_hash(&String::from("alice")));
 /// assert_ne!(key_hash("alice"), key_hash("bob"));
 /// ```
@@ -143,7 +147,8 @@ pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
 /// # Examples
 ///
 /// ```
-/// use staunch_runtime::{Policy, Req, Step, Class};
+/// use staunch_runtime::attempt::{Req, Step};
+/// use staunch_runtime::{Class, Policy};
 /// let policy = Policy::builder("docs-step").build().unwrap();
 /// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
 /// let r = loop {
@@ -172,7 +177,7 @@ pub enum Step<R> {
 /// `&mut self` to it): see [`Step`].
 #[derive(Debug)]
 pub struct Call<'p, R: IsResult> {
-    policy: &'p Policy,
+    plan: &'p Plan,
     retries: u32,
     classify: fn(&R::Err) -> Class,
     /// `From<Error>` of the error type, taken once by `begin` (so that a missing impl is
@@ -183,52 +188,9 @@ pub struct Call<'p, R: IsResult> {
     _result: PhantomData<fn() -> R>,
 }
 
-/// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
-/// dropped future, an attempt turned away after the breaker let it through).
-struct Admitted<'a, const SYNC: bool> {
-    breaker: Option<&'a BreakerState>,
-    pass: Pass,
-    /// Tokens taken from the token limit for this attempt.
-    cost: u64,
-}
-
-/// The clock of a sync (`true`) or async attempt.
-const fn mode(sync: bool) -> Mode {
-    if sync {
-        Mode::Sync
-    } else {
-        Mode::Async
-    }
-}
-
-impl<const SYNC: bool> Admitted<'_, SYNC> {
-    #[inline(always)]
-    fn success(self) {
-        if let Some(b) = self.breaker {
-            b.success(self.pass);
-        }
-        std::mem::forget(self);
-    }
-
-    fn failure(self, now: Nanos) {
-        if let Some(b) = self.breaker {
-            b.failure(self.pass, now);
-        }
-        std::mem::forget(self);
-    }
-}
-
-impl<const SYNC: bool> Drop for Admitted<'_, SYNC> {
-    fn drop(&mut self) {
-        if let Some(b) = self.breaker {
-            b.release(self.pass);
-        }
-    }
-}
-
 /// Armed around a sync body, and forgotten when it returns: dropped only while the body's panic
 /// unwinds, when it records the failure.
-struct Unwinding<'g, 'a>(&'g mut Option<Admitted<'a, true>>);
+struct Unwinding<'g, 'a>(&'g mut Option<Admitted<'a>>);
 
 impl Drop for Unwinding<'_, '_> {
     #[cold]
@@ -242,110 +204,10 @@ impl Drop for Unwinding<'_, '_> {
 /// A panic in an async body, caught where it was polled: recorded as a failure, its slots given
 /// back, and it goes on unwinding.
 #[cold]
-fn unwind(
-    admitted: Admitted<'_, false>,
-    slot: Slot<'_>,
-    panic: Box<dyn std::any::Any + Send>,
-) -> ! {
+fn unwind(admitted: Admitted<'_>, slot: Slot<'_>, panic: Box<dyn std::any::Any + Send>) -> ! {
     admitted.failure(Mode::Async.now());
     drop(slot);
     resume_unwind(panic)
-}
-
-/// Why an attempt was turned away, before it becomes an [`Error`] (off the hot path).
-#[derive(Clone, Copy, Debug)]
-enum Refusal {
-    Open(Duration),
-    Limited(Nanos),
-    Full(usize),
-}
-
-impl Shared {
-    /// Breaker, then limiter: the pass, and how long to wait for the reserved token. Reads the
-    /// clock at most once, and only when the breaker is not closed or there is a limiter.
-    #[inline(always)]
-    fn admit<const SYNC: bool>(&self, req: Req) -> Result<(Admitted<'_, SYNC>, Nanos), Refusal> {
-        let mode = mode(SYNC);
-        let mut now = None;
-        let mut read = || *now.get_or_insert_with(|| mode.now());
-        let pass = match &self.breaker {
-            None => Pass::Closed,
-            Some(b) => match b.admit(&mut read) {
-                Ok(pass) => pass,
-                Err(retry_in) => return Err(Refusal::Open(retry_in)),
-            },
-        };
-        let admitted = Admitted {
-            breaker: self.breaker.as_ref(),
-            pass,
-            cost: req.cost,
-        };
-        // Waits for the hold-off, the request token and the cost run at once: the longest counts.
-        let mut wait = 0;
-        let hold = self.hold_until.load(Ordering::Relaxed);
-        if hold != 0 {
-            let now = read();
-            if now >= hold {
-                // over: later calls need not read the clock for it
-                let _ =
-                    self.hold_until
-                        .compare_exchange(hold, 0, Ordering::AcqRel, Ordering::Relaxed);
-            } else {
-                wait = hold - now;
-                if wait > self.max_wait {
-                    return Err(Refusal::Limited(wait));
-                }
-            }
-        }
-        if let Some(l) = &self.limiter {
-            match l.take(req.key, read(), self.max_wait) {
-                Take::Wait(w) => wait = wait.max(w),
-                Take::Refused(w) => return Err(Refusal::Limited(w.max(wait))),
-            }
-        }
-        if let Some(t) = &self.tokens {
-            if req.cost > 0 {
-                match t.take(read(), req.cost, self.max_wait) {
-                    Take::Wait(w) => wait = wait.max(w),
-                    Take::Refused(w) => {
-                        // all or nothing: the request token goes back
-                        if let Some(l) = &self.limiter {
-                            l.undo(req.key);
-                        }
-                        return Err(Refusal::Limited(w.max(wait)));
-                    }
-                }
-            }
-        }
-        Ok((admitted, wait))
-    }
-
-    /// The error a refusal reaches the caller as (the only place a rejection allocates).
-    #[cold]
-    #[inline(never)]
-    fn error(&self, refusal: Refusal) -> Error {
-        let policy = self.name.clone();
-        match refusal {
-            Refusal::Open(retry_in) => Error::CircuitOpen { policy, retry_in },
-            Refusal::Limited(wait) => Error::RateLimited {
-                policy,
-                retry_after: Duration::from_nanos(wait),
-            },
-            Refusal::Full(limit) => Error::BulkheadFull { policy, limit },
-        }
-    }
-
-    /// Holds off every caller until `until` (a retry-after hint seen by one of them).
-    #[cold]
-    fn hold_off(&self, until: Nanos) {
-        self.hold_until.fetch_max(until, Ordering::AcqRel);
-    }
-
-    /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).
-    #[inline(always)]
-    fn enter(&self) -> Result<Slot<'_>, Refusal> {
-        self.bulkhead.enter().map_err(Refusal::Full)
-    }
 }
 
 enum Settled<R> {
@@ -364,8 +226,8 @@ impl<R: IsResult> Call<'_, R> {
     /// See [`Step`].
     #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
-        let shared = &*self.policy.shared;
-        let admitted = match shared.admit::<true>(req) {
+        let shared = &*self.plan.shared;
+        let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 clock::sleep_sync(Duration::from_nanos(wait));
@@ -392,7 +254,7 @@ impl<R: IsResult> Call<'_, R> {
             admitted.success();
             return Step::Done(out);
         }
-        match self.settle(out, admitted) {
+        match self.settle::<true>(out, admitted) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
                 clock::sleep_sync(w);
@@ -409,7 +271,8 @@ impl<R: IsResult> Call<'_, R> {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use staunch_runtime::{Class, Policy, Req, Step};
+    /// use staunch_runtime::attempt::{Req, Step};
+    /// use staunch_runtime::{Class, Policy};
     /// let policy = Policy::builder("docs-attempt-async").build().unwrap();
     /// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
     /// let step = call.attempt_async(Req::new(), async { Ok(5) }).await;
@@ -421,8 +284,8 @@ impl<R: IsResult> Call<'_, R> {
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
-        let shared = &*self.policy.shared;
-        let (admitted, wait) = match shared.admit::<false>(req) {
+        let shared = &*self.plan.shared;
+        let (admitted, wait) = match shared.admit::<TAKE>(req.key, req.cost, clock::now_async) {
             Ok(admitted) => admitted,
             Err(r) => return self.rejected(r),
         };
@@ -445,7 +308,7 @@ impl<R: IsResult> Call<'_, R> {
                         Err(panic) => Poll::Ready(Err(panic)),
                     },
                 );
-            let caught = match self.policy.timeout {
+            let caught = match self.plan.timeout {
                 None => caught.await,
                 Some(after) => match tokio::time::timeout(after, caught).await {
                     Ok(caught) => caught,
@@ -465,7 +328,7 @@ impl<R: IsResult> Call<'_, R> {
             admitted.success();
             return Step::Done(out);
         }
-        let wait = match self.settle(out, admitted) {
+        let wait = match self.settle::<false>(out, admitted) {
             Settled::Step(step) => return step,
             Settled::RetryAfter(w) => w,
         };
@@ -478,28 +341,23 @@ impl<R: IsResult> Call<'_, R> {
     /// token usage to reconcile) needs only the breaker told.
     #[inline(always)]
     fn is_plain_success(&self, out: &R) -> bool {
-        out.as_err().is_none()
-            && self.policy.budget.is_none()
-            && self.policy.shared.tokens.is_none()
+        out.as_err().is_none() && self.plan.budget.is_none() && !self.plan.shared.has_tokens()
     }
 
     /// Everything else: records the outcome and decides what follows.
     #[inline(never)]
-    fn settle<const SYNC: bool>(&mut self, out: R, admitted: Admitted<'_, SYNC>) -> Settled<R> {
-        let mode = mode(SYNC);
-        let shared = &*self.policy.shared;
+    fn settle<const SYNC: bool>(&mut self, out: R, admitted: Admitted<'_>) -> Settled<R> {
+        let mode = if SYNC { Mode::Sync } else { Mode::Async };
+        let shared = &*self.plan.shared;
         if self.retries == 0 {
-            if let Some(budget) = &self.policy.budget {
+            if let Some(budget) = &self.plan.budget {
                 budget.deposit();
             }
         }
         let Some(e) = out.as_err() else {
-            if let (Some(tokens), Some(usage), Some(ok)) = (&shared.tokens, self.usage, out.as_ok())
-            {
+            if let (Some(usage), Some(ok)) = (self.usage, out.as_ok()) {
                 // reconcile the estimate with what the call reports it used
-                let used = i64::try_from(usage(ok)).unwrap_or(i64::MAX);
-                tokens
-                    .adjust(used.saturating_sub(i64::try_from(admitted.cost).unwrap_or(i64::MAX)));
+                shared.reconcile(admitted.cost, usage(ok));
             }
             admitted.success();
             return Settled::Step(Step::Done(out));
@@ -507,17 +365,14 @@ impl<R: IsResult> Call<'_, R> {
         let now = mode.now();
         admitted.failure(now);
         let class = (self.classify)(e);
-        // a policy with a limiter honours the hint for every caller, not only this one
-        if let (Some(hint), true) = (
-            class.retry_after,
-            shared.limiter.is_some() || shared.tokens.is_some(),
-        ) {
-            shared.hold_off(now.saturating_add(crate::clock::duration_to_nanos(hint)));
+        // a policy with a limit honours the hint for every caller, not only this one
+        if let (Some(hint), true) = (class.retry_after, shared.is_limited()) {
+            shared.hold_off(now.saturating_add(clock::duration_to_nanos(hint)));
         }
         if class.retryable {
-            if let Some(retry) = &self.policy.retry {
+            if let Some(retry) = &self.plan.retry {
                 if self.retries < retry.max
-                    && self.policy.budget.as_ref().is_none_or(|b| b.withdraw())
+                    && self.plan.budget.as_ref().is_none_or(|b| b.withdraw())
                 {
                     let wait = retry.wait(self.retries, class.retry_after);
                     self.retries += 1;
@@ -539,9 +394,9 @@ impl<R: IsResult> Call<'_, R> {
     #[cold]
     #[inline(never)]
     fn rejected(&mut self, refusal: Refusal) -> Step<R> {
-        let e = self.policy.shared.error(refusal);
+        let e = self.plan.shared.error(refusal);
         self.rejected = true;
-        self.policy
+        self.plan
             .shared
             .counts
             .fallbacks
@@ -555,7 +410,8 @@ impl<R: IsResult> Call<'_, R> {
     /// # Examples
     ///
     /// ```
-    /// use staunch_runtime::{Class, Policy, Req, Step};
+    /// use staunch_runtime::attempt::{Req, Step};
+    /// use staunch_runtime::{Class, Policy};
     /// let p = Policy::builder("docs-usage").tpm(1000.0).build().unwrap();
     /// let mut call = p.begin::<Result<u64, staunch_runtime::Error>>(|_| Class::DEFAULT).usage(|used| *used);
     /// let step = call.attempt_sync(Req::new().cost(900), || Ok(100));
@@ -575,7 +431,8 @@ impl<R: IsResult> Call<'_, R> {
     /// # Examples
     ///
     /// ```
-    /// use staunch_runtime::{Class, Policy, Req};
+    /// use staunch_runtime::attempt::Req;
+    /// use staunch_runtime::{Class, Policy};
     /// let p = Policy::builder("docs-was-rejected").max_inflight(1).build().unwrap();
     /// let mut call = p.begin::<Result<(), staunch_runtime::Error>>(|_| Class::DEFAULT);
     /// let _ = call.attempt_sync(Req::new(), || Ok(()));
@@ -601,155 +458,30 @@ impl<R: IsResult> Call<'_, R> {
     }
 }
 
-impl Policy {
-    /// Starts a call whose errors `classify` classifies. The low-level API that the attribute
-    /// expands to; [`call`](Self::call) and [`call_async`](Self::call_async) wrap it.
-    ///
-    /// # Examples
-    ///
-    /// See [`Step`].
-    pub fn begin<R: IsResult>(&self, classify: fn(&R::Err) -> Class) -> Call<'_, R>
+/// What every attempt of one policy reads: the parts shared by its name, and the policy's own
+/// retry, retry budget and timeout.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) retry: Option<Retry>,
+    pub(crate) budget: Option<Arc<Budget>>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Plan {
+    /// Starts a call whose errors `classify` classifies.
+    pub(crate) fn begin<R: IsResult>(&self, classify: fn(&R::Err) -> Class) -> Call<'_, R>
     where
         R::Err: From<Error>,
     {
         Call {
-            policy: self,
+            plan: self,
             retries: 0,
             classify,
             convert: <R::Err as From<Error>>::from,
             usage: None,
             rejected: false,
             _result: PhantomData,
-        }
-    }
-
-    /// Calls `f` through the policy, blocking the thread for waits; every error is retryable.
-    ///
-    /// # Errors
-    ///
-    /// The last attempt's error, or the policy's rejection converted into `E`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = staunch_runtime::Policy::builder("docs-call").max_inflight(1).build().unwrap();
-    /// let r: Result<u8, staunch_runtime::Error> = p.call(|| Ok(1));
-    /// assert_eq!(r, Ok(1));
-    /// ```
-    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-        E: From<Error>,
-    {
-        self.run_sync(|_| Class::DEFAULT, f)
-    }
-
-    /// [`call`](Self::call) with errors classified by their [`Classify`] implementation.
-    ///
-    /// # Errors
-    ///
-    /// The last attempt's error, or the policy's rejection converted into `E`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use staunch_runtime::{Policy, Retry};
-    /// let p = Policy::builder("docs-call-classified").retry(Retry::new()).build().unwrap();
-    /// let mut calls = 0;
-    /// let r: std::io::Result<()> = p.call_classified(|| {
-    ///     calls += 1;
-    ///     Err(std::io::ErrorKind::NotFound.into())
-    /// });
-    /// assert!(r.is_err());
-    /// assert_eq!(calls, 1); // not found is not retryable
-    /// ```
-    pub fn call_classified<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-        E: From<Error> + Classify,
-    {
-        self.run_sync(Classify::class, f)
-    }
-
-    fn run_sync<T, E, F>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-        E: From<Error>,
-    {
-        let mut call = self.begin::<Result<T, E>>(classify);
-        loop {
-            match call.attempt_sync(Req::new(), &mut f) {
-                Step::Done(r) | Step::Fallback(r) => return r,
-                Step::Again => {}
-            }
-        }
-    }
-
-    /// Calls the future that `f` makes through the policy, on tokio's timers; every error is
-    /// retryable. `f` makes one future per attempt.
-    ///
-    /// # Errors
-    ///
-    /// The last attempt's error, or the policy's rejection converted into `E`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let p = staunch_runtime::Policy::builder("docs-call-async")
-    ///     .timeout(std::time::Duration::from_secs(1))
-    ///     .build()
-    ///     .unwrap();
-    /// let r: Result<u8, staunch_runtime::Error> = p.call_async(|| async { Ok(2) }).await;
-    /// assert_eq!(r, Ok(2));
-    /// # }
-    /// ```
-    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: From<Error>,
-    {
-        self.run_async(|_| Class::DEFAULT, f).await
-    }
-
-    /// [`call_async`](Self::call_async) with errors classified by their [`Classify`]
-    /// implementation.
-    ///
-    /// # Errors
-    ///
-    /// The last attempt's error, or the policy's rejection converted into `E`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let p = staunch_runtime::Policy::builder("docs-call-async-classified").build().unwrap();
-    /// let r: std::io::Result<u8> = p.call_async_classified(|| async { Ok(3) }).await;
-    /// assert_eq!(r.unwrap(), 3);
-    /// # }
-    /// ```
-    pub async fn call_async_classified<T, E, F, Fut>(&self, f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: From<Error> + Classify,
-    {
-        self.run_async(Classify::class, f).await
-    }
-
-    async fn run_async<T, E, F, Fut>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: From<Error>,
-    {
-        let mut call = self.begin::<Result<T, E>>(classify);
-        loop {
-            match call.attempt_async(Req::new(), f()).await {
-                Step::Done(r) | Step::Fallback(r) => return r,
-                Step::Again => {}
-            }
         }
     }
 }

@@ -1,0 +1,358 @@
+//! The parts of one policy, composed: what every policy of one name shares.
+//!
+//! One list of parts, in one order: the breaker, the hold-off (a retry-after hint seen by any
+//! caller), the request limiter, the token limit, and then, after any wait for a token, the
+//! bulkhead. Admission, preflight, signals, reset and observation all walk it in that order;
+//! a preflight is an admission that takes nothing. The parts know nothing of each other.
+
+use std::time::Duration;
+
+use crate::breaker::{BreakerState, CircuitState, Pass};
+use crate::bulkhead::{Bulkhead, Slot};
+use crate::clock::{duration_to_nanos, Nanos};
+use crate::config::Config;
+use crate::limiter::{max_wait, Limiter};
+use crate::sync::{global, AtomicU64, Ordering};
+use crate::Error;
+
+/// Whether an admission takes what it is granted (a call) ...
+pub(crate) const TAKE: bool = true;
+/// ... or only looks (a preflight).
+pub(crate) const LOOK: bool = false;
+
+/// Counts of what happened off the happy path (never touched on it); plain counters, outside
+/// any model.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) retries: global::AtomicU64,
+    pub(crate) fallbacks: global::AtomicU64,
+    pub(crate) stale_served: global::AtomicU64,
+}
+
+/// What every policy of one name shares: the breaker, the limiters and the bulkhead.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    breaker: Option<BreakerState>,
+    limiter: Option<Limiter>,
+    tokens: Option<Limiter>,
+    max_wait: Nanos,
+    /// Until when every caller is held off (a retry-after hint); 0: no hold-off.
+    hold_until: AtomicU64,
+    bulkhead: Bulkhead,
+    pub(crate) config: Config,
+    pub(crate) counts: Counts,
+}
+
+/// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
+/// dropped future, an attempt turned away after the breaker let it through).
+pub(crate) struct Admitted<'a> {
+    /// `None` for a preflight's look, which holds nothing.
+    breaker: Option<&'a BreakerState>,
+    pass: Pass,
+    /// Tokens taken from the token limit for this attempt.
+    pub(crate) cost: u64,
+}
+
+impl Admitted<'_> {
+    /// The attempt succeeded.
+    #[inline(always)]
+    pub(crate) fn success(self) {
+        if let Some(b) = self.breaker {
+            b.success(self.pass);
+        }
+        std::mem::forget(self);
+    }
+
+    /// The attempt failed (an `Err`, a timeout or a panic) at `now`.
+    pub(crate) fn failure(self, now: Nanos) {
+        if let Some(b) = self.breaker {
+            b.failure(self.pass, now);
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.breaker {
+            b.release(self.pass);
+        }
+    }
+}
+
+/// Why an attempt was turned away, before it becomes an [`Error`] (off the hot path).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Refusal {
+    /// By the breaker: a trial may pass after this long.
+    Open(Duration),
+    /// By the hold-off or a limiter: a token would come after this long.
+    Limited(Nanos),
+    /// By the bulkhead, at its limit.
+    Full(usize),
+}
+
+impl Shared {
+    pub(crate) fn new(name: &str, config: &Config) -> Self {
+        let mut config = config.clone();
+        name.clone_into(&mut config.name);
+        Shared {
+            name: name.to_owned(),
+            breaker: config.breaker.map(BreakerState::new),
+            limiter: config
+                .rate
+                .map(|r| Limiter::new(r.rate, r.per, r.burst, r.keyed)),
+            tokens: config
+                .tokens
+                .map(|t| Limiter::new(t.rate, t.per, t.burst, false)),
+            max_wait: max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
+            hold_until: AtomicU64::new(0),
+            counts: Counts::default(),
+            bulkhead: Bulkhead::new(config.max_inflight),
+            config,
+        }
+    }
+
+    /// The parts before the bulkhead, in order: the breaker's pass, and how long to wait for
+    /// the hold-off and the reserved tokens (`key`'s request token and `cost` tokens of the
+    /// token limit) before the call. With [`LOOK`], takes nothing and counts any wait as a
+    /// refusal. Reads `clock` at most once, and only when the breaker is not closed or there is
+    /// a limiter or a hold-off.
+    #[inline(always)]
+    pub(crate) fn admit<const TAKE: bool>(
+        &self,
+        key: u64,
+        cost: u64,
+        clock: fn() -> Nanos,
+    ) -> Result<(Admitted<'_>, Nanos), Refusal> {
+        let max_wait = if TAKE { self.max_wait } else { 0 };
+        let mut now = None;
+        let mut read = || *now.get_or_insert_with(clock);
+        let pass = match &self.breaker {
+            None => Pass::Closed,
+            Some(b) => b.admit::<TAKE>(&mut read).map_err(Refusal::Open)?,
+        };
+        let admitted = Admitted {
+            breaker: if TAKE { self.breaker.as_ref() } else { None },
+            pass,
+            cost,
+        };
+        // Waits for the hold-off, the request token and the cost run at once: the longest counts.
+        let mut wait = 0;
+        let hold = self.hold_until.load(Ordering::Relaxed);
+        if hold != 0 {
+            let now = read();
+            if now >= hold {
+                // over: later calls need not read the clock for it
+                if TAKE {
+                    let _ = self.hold_until.compare_exchange(
+                        hold,
+                        0,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                }
+            } else {
+                wait = hold - now;
+                if wait > max_wait {
+                    return Err(Refusal::Limited(wait));
+                }
+            }
+        }
+        if let Some(l) = &self.limiter {
+            match l.take::<TAKE>(key, read(), 1, max_wait) {
+                Ok(w) => wait = wait.max(w),
+                Err(w) => return Err(Refusal::Limited(w.max(wait))),
+            }
+        }
+        if let (Some(t), true) = (&self.tokens, cost > 0) {
+            match t.take::<TAKE>(0, read(), cost, max_wait) {
+                Ok(w) => wait = wait.max(w),
+                Err(w) => {
+                    // all or nothing: the request token goes back
+                    if let (true, Some(l)) = (TAKE, &self.limiter) {
+                        l.adjust(key, -1);
+                    }
+                    return Err(Refusal::Limited(w.max(wait)));
+                }
+            }
+        }
+        Ok((admitted, wait))
+    }
+
+    /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> Result<Slot<'_>, Refusal> {
+        self.bulkhead.enter().map_err(Refusal::Full)
+    }
+
+    /// Would a call with `key` be admitted at once? An admission that takes nothing, then a
+    /// look at the bulkhead.
+    pub(crate) fn preflight(&self, key: u64, clock: fn() -> Nanos) -> Result<(), Refusal> {
+        self.admit::<LOOK>(key, 0, clock)?;
+        match self.bulkhead.limit() {
+            Some(limit) if self.bulkhead.inflight() >= limit => Err(Refusal::Full(limit)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The error a refusal reaches the caller as (the only place a rejection allocates).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn error(&self, refusal: Refusal) -> Error {
+        let policy = self.name.clone();
+        match refusal {
+            Refusal::Open(retry_in) => Error::CircuitOpen { policy, retry_in },
+            Refusal::Limited(wait) => Error::RateLimited {
+                policy,
+                retry_after: Duration::from_nanos(wait),
+            },
+            Refusal::Full(limit) => Error::BulkheadFull { policy, limit },
+        }
+    }
+
+    /// A policy with a limit (requests or tokens) honours a retry-after hint for every caller.
+    #[inline]
+    pub(crate) fn is_limited(&self) -> bool {
+        self.limiter.is_some() || self.tokens.is_some()
+    }
+
+    /// Has a token limit, whose estimates are reconciled after a successful call.
+    #[inline]
+    pub(crate) fn has_tokens(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// Holds off every caller until `until` (a retry-after hint seen by one of them).
+    #[cold]
+    pub(crate) fn hold_off(&self, until: Nanos) {
+        self.hold_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// Reconciles the token limit with what a call reports it used, against the `cost` it was
+    /// charged: the difference is refunded or charged.
+    pub(crate) fn reconcile(&self, cost: u64, used: u64) {
+        if let Some(t) = &self.tokens {
+            let used = i64::try_from(used).unwrap_or(i64::MAX);
+            t.adjust(
+                0,
+                used.saturating_sub(i64::try_from(cost).unwrap_or(i64::MAX)),
+            );
+        }
+    }
+
+    /// A snapshot of every part at `now`.
+    pub(crate) fn signals(&self, now: Nanos) -> Signals {
+        let breaker = self.breaker.as_ref();
+        Signals {
+            circuit: breaker.map_or(CircuitState::Closed, |b| b.state(now)),
+            consecutive_failures: breaker.map_or(0, BreakerState::consecutive_failures),
+            held_off_for: Duration::from_nanos(
+                self.hold_until.load(Ordering::Acquire).saturating_sub(now),
+            ),
+            rate_remaining: self.limiter.as_ref().and_then(|l| l.remaining(now)),
+            keys: self.limiter.as_ref().and_then(Limiter::keys),
+            tokens_remaining: self.tokens.as_ref().and_then(|t| t.remaining(now)),
+            inflight: self.bulkhead.inflight(),
+            retries: self.counts.retries.load(Ordering::Relaxed),
+            fallbacks: self.counts.fallbacks.load(Ordering::Relaxed),
+            stale_served: self.counts.stale_served.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Back to a fresh start: breaker closed and counting from zero, no hold-off, buckets full.
+    /// Calls in flight keep their bulkhead slots.
+    pub(crate) fn reset(&self) {
+        if let Some(b) = &self.breaker {
+            b.reset();
+        }
+        self.hold_until.store(0, Ordering::Release);
+        if let Some(l) = &self.limiter {
+            l.reset();
+        }
+        if let Some(t) = &self.tokens {
+            t.reset();
+        }
+    }
+
+    /// Tightens the limiters to what the provider reported at `now`.
+    pub(crate) fn observe(&self, seen: Observed, now: Nanos) {
+        let nanos = |d: Option<Duration>| d.map(duration_to_nanos);
+        if let Some(l) = &self.limiter {
+            l.learn(now, seen.remaining_requests, nanos(seen.reset_requests));
+        }
+        if let Some(t) = &self.tokens {
+            t.learn(now, seen.remaining_tokens, nanos(seen.reset_tokens));
+        }
+    }
+
+    /// The breaker, by hand (an operator's handle): `None` does nothing without a breaker.
+    pub(crate) fn breaker(&self) -> Option<&BreakerState> {
+        self.breaker.as_ref()
+    }
+}
+
+/// A snapshot of one policy's state.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::{CircuitState, Policy};
+/// let p = Policy::builder("docs-signals").rps(5.0).build().unwrap();
+/// let s = staunch_runtime::signals("docs-signals").unwrap();
+/// assert_eq!(s.circuit, CircuitState::Closed);
+/// assert_eq!(s.inflight, 0);
+/// assert_eq!(s.rate_remaining, Some(5.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Signals {
+    /// The breaker's state as a call arriving now would find it (`Closed` without a breaker).
+    pub circuit: CircuitState,
+    /// Calls in flight.
+    pub inflight: usize,
+    /// Tokens left now; `None` without a limiter or with a keyed one.
+    pub rate_remaining: Option<f64>,
+    /// Failures in a row counted by the breaker (0 without one).
+    pub consecutive_failures: u32,
+    /// Keys a keyed limiter remembers now; `None` otherwise.
+    pub keys: Option<usize>,
+    /// Tokens left now under the token limit (`tpm`); `None` without one.
+    pub tokens_remaining: Option<f64>,
+    /// How long every caller is still held off by a retry-after hint (zero: not held off).
+    pub held_off_for: Duration,
+    /// Retries made since the policy was created.
+    pub retries: u64,
+    /// Calls that finally failed or were rejected, in a way worth a fallback (and were handed to
+    /// it, if there is one), since the policy was created.
+    pub fallbacks: u64,
+    /// Calls answered from a stale cache (`stale(…)`) since the policy was created.
+    pub stale_served: u64,
+}
+
+/// What a provider said of its own limits in a response (the `x-ratelimit-remaining-*` and
+/// `x-ratelimit-reset-*` headers of OpenAI-style APIs), for
+/// [`Handle::observe`](crate::Handle::observe).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let seen = staunch_runtime::Observed {
+///     remaining_requests: Some(0),
+///     reset_requests: Some(Duration::from_secs(2)),
+///     ..Default::default()
+/// };
+/// assert_eq!(seen.remaining_tokens, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Requests left in the provider's window.
+    pub remaining_requests: Option<u64>,
+    /// When the provider's request window resets.
+    pub reset_requests: Option<Duration>,
+    /// Tokens left in the provider's window.
+    pub remaining_tokens: Option<u64>,
+    /// When the provider's token window resets.
+    pub reset_tokens: Option<Duration>,
+}
