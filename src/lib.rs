@@ -53,6 +53,10 @@
 //!         Fail::Staunch(e)
 //!     }
 //! }
+//!
+//! // what a policy's rejection reaches the caller as
+//! let full = staunch::Error::BulkheadFull { policy: "docs".into(), limit: 8 };
+//! assert_eq!(Fail::from(full.clone()), Fail::Staunch(full));
 //! ```
 //!
 //! ## `retry(max, backoff, delay, max_delay, jitter, on)`

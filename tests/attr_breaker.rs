@@ -108,8 +108,8 @@ fn shared_b() -> Result<u32, Fail> {
 fn functions_of_one_name_share_the_breaker() {
     let clock = MockClock::new();
     let _g = clock.install();
-    assert!(shared_a().is_err());
-    assert!(shared_a().is_err());
+    assert_eq!(shared_a(), Err(Fail::Boom(1)));
+    assert_eq!(shared_a(), Err(Fail::Boom(2)));
     assert!(shared_b().unwrap_err().is_circuit_open());
     assert_eq!(SHARED.get(), 2);
 }
@@ -132,8 +132,8 @@ async fn remote(ok: bool) -> Result<u32, Fail> {
 
 #[tokio::test(start_paused = true)]
 async fn async_breaker_follows_tokio_time_and_needs_m_successes() {
-    for _ in 0..3 {
-        assert!(remote(false).await.is_err());
+    for n in 1..=3 {
+        assert_eq!(remote(false).await, Err(Fail::Boom(n)));
     }
     assert!(remote(true).await.unwrap_err().is_circuit_open());
     tokio::time::advance(Duration::from_secs(59)).await;

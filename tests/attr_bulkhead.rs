@@ -64,7 +64,12 @@ fn panics(n: u32) -> Result<u32, Fail> {
 #[test]
 fn a_panic_releases_the_slot_and_goes_on_unwinding() {
     let caught = std::panic::catch_unwind(|| panics(0));
-    assert!(caught.is_err());
+    assert_eq!(
+        caught
+            .expect_err("the panic goes on")
+            .downcast_ref::<&str>(),
+        Some(&"boom")
+    );
     assert_eq!(signals("bulkhead-panic").unwrap().inflight, 0);
     assert_eq!(panics(3), Ok(3));
 }

@@ -79,7 +79,7 @@ fn jitter_draws_the_wait_from_its_range() {
     let clock = MockClock::new();
     let _g = clock.install();
     let t0 = clock.elapsed();
-    assert!(jittered().is_err());
+    assert_eq!(jittered(), Err(Fail::Boom(2)), "the retry's error");
     let waited = since(&clock, t0);
     assert!(
         waited >= Duration::from_millis(500) && waited <= Duration::from_secs(1),

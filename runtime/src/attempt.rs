@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 use crate::bulkhead::Slot;
 use crate::classify::Class;
@@ -72,7 +72,9 @@ impl<T, E> IsResult for Result<T, E> {
 /// # Examples
 ///
 /// ```
-/// let req = staunch_runtime::attempt::Req::new().key(staunch_runtime::attempt::key_hash(&42_u64));
+/// use staunch_runtime::attempt::{key_hash, Req};
+/// let req = Req::new().key(key_hash(&42_u64)).cost(100);
+/// assert_ne!(req, Req::new());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Req {
@@ -86,7 +88,8 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::attempt::Req::new();
+    /// use staunch_runtime::attempt::Req;
+/// assert_eq!(Req::new(), Req::default());
     /// ```
     #[must_use]
     pub const fn new() -> Self {
@@ -98,7 +101,15 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::attempt::Req::new().key(7);
+    /// use staunch_runtime::attempt::{key_hash, Req, Step};
+/// use staunch_runtime::{Class, Error, Policy};
+/// let p = Policy::builder("docs-req-key").rps(1.0).keyed().wait(std::time::Duration::ZERO).build().unwrap();
+/// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+/// let alice = Req::new().key(key_hash("alice"));
+/// assert_eq!(call.attempt_sync(alice, || Ok(())), Step::Done(Ok(())));
+/// assert!(matches!(call.attempt_sync(alice, || Ok(())), Step::Fallback(Err(Error::RateLimited { .. }))));
+/// // a bucket of her own
+/// assert_eq!(call.attempt_sync(Req::new().key(key_hash("bob")), || Ok(())), Step::Done(Ok(())));
     /// ```
     #[must_use]
     pub const fn key(mut self, key: u64) -> Self {
@@ -113,7 +124,14 @@ impl Req {
     /// # Examples
     ///
     /// ```
-    /// let req = staunch_runtime::attempt::Req::new().cost(1200);
+    /// use staunch_runtime::attempt::{Req, Step};
+/// use staunch_runtime::{Class, Error, MockClock, Policy};
+/// let clock = MockClock::new();
+/// let _g = clock.install(); // no token comes back while the example runs
+/// let p = Policy::builder("docs-req-cost").tpm(60_000.0).build().unwrap();
+/// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+/// assert_eq!(call.attempt_sync(Req::new().cost(1200), || Ok(())), Step::Done(Ok(())));
+/// assert_eq!(p.handle().signals().tokens_remaining, Some(58_800.0));
     /// ```
     #[must_use]
     pub const fn cost(mut self, tokens: u64) -> Self {
@@ -123,7 +141,7 @@ impl Req {
 }
 
 /// Seeded at random once per process, so that keys cannot be chosen to collide.
-static KEY_HASHER: Lazy<foldhash::fast::RandomState> = Lazy::new(Default::default);
+static KEY_HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
 
 /// The 64-bit hash under which a keyed limiter keeps `key` (seeded at random once per process).
 ///

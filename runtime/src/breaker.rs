@@ -70,6 +70,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().threshold(1);
+/// assert_eq!(b.failure_threshold(), 1);
     /// ```
     #[must_use]
     pub const fn threshold(mut self, n: u32) -> Self {
@@ -83,6 +84,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().cooldown(std::time::Duration::from_secs(5));
+/// assert_eq!(b.open_duration().as_secs(), 5);
     /// ```
     #[must_use]
     pub const fn cooldown(mut self, d: Duration) -> Self {
@@ -97,6 +99,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().half_open(3);
+/// assert_eq!(b.trial_calls(), 3);
     /// ```
     #[must_use]
     pub const fn half_open(mut self, m: u32) -> Self {
@@ -106,6 +109,16 @@ impl Breaker {
 
     /// The most trial calls a half-open breaker may let through at a time (the runtime counts a
     /// half-open period's trials in 16 bits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Breaker, Policy};
+    /// let most = Breaker::new().half_open(Breaker::MAX_HALF_OPEN);
+    /// assert!(Policy::builder("docs-most-trials").breaker(most).build().is_ok());
+    /// let too_many = Breaker::new().half_open(Breaker::MAX_HALF_OPEN + 1);
+    /// assert!(Policy::builder("docs-too-many-trials").breaker(too_many).build().is_err());
+    /// ```
     pub const MAX_HALF_OPEN: u32 = 0xffff;
 
     /// Failures in a row that open the breaker.

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 use crate::sync::global::{AtomicBool, AtomicU64};
 use crate::sync::{Arc, Ordering};
@@ -24,7 +24,7 @@ pub(crate) type Nanos = u64;
 const YEAR: Nanos = 365 * 24 * 3600 * 1_000_000_000;
 
 /// An `Instant` a year before the first read: the time base's zero.
-static ANCHOR: Lazy<Instant> = Lazy::new(|| {
+static ANCHOR: LazyLock<Instant> = LazyLock::new(|| {
     let now = Instant::now();
     now.checked_sub(Duration::from_nanos(YEAR)).unwrap_or(now)
 });
@@ -67,7 +67,7 @@ impl Fast {
     }
 }
 
-static FAST: Lazy<Fast> = Lazy::new(|| {
+static FAST: LazyLock<Fast> = LazyLock::new(|| {
     let clock = quanta::Clock::new();
     let scale = clock.delta_as_nanos(0, 1 << 32);
     let base = clock.raw();
@@ -256,7 +256,9 @@ impl MockClock {
     ///
     /// ```
     /// let clock = staunch_runtime::MockClock::new();
+    /// let t0 = clock.elapsed();
     /// clock.advance(std::time::Duration::from_secs(60));
+    /// assert_eq!(clock.elapsed() - t0, std::time::Duration::from_secs(60));
     /// ```
     pub fn advance(&self, d: Duration) {
         self.now.fetch_add(duration_to_nanos(d), Ordering::AcqRel);
@@ -293,10 +295,20 @@ impl MockClock {
     /// # Examples
     ///
     /// ```
-    /// let clock = staunch_runtime::MockClock::new();
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Error, MockClock, Policy};
+    ///
+    /// let clock = MockClock::new();
+    /// let p = Policy::builder("docs-install").rps(1.0).build().unwrap();
     /// {
     ///     let _guard = clock.install();
-    ///     // sync calls on this thread read `clock` here
+    ///     // sync calls on this thread read `clock` here: the second call waits a second for its
+    ///     // token, and the wait moves `clock` at once
+    ///     let t0 = clock.elapsed();
+    ///     for _ in 0..2 {
+    ///         assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(()));
+    ///     }
+    ///     assert_eq!(clock.elapsed() - t0, Duration::from_secs(1));
     /// }
     /// // and the system clock again here
     /// ```
@@ -322,8 +334,22 @@ impl Default for MockClock {
 /// # Examples
 ///
 /// ```
-/// let guard = staunch_runtime::MockClock::new().install();
-/// drop(guard);
+/// use std::time::Duration;
+/// use staunch_runtime::{Error, MockClock, Policy};
+///
+/// let (outer, inner) = (MockClock::new(), MockClock::new());
+/// let _outer = outer.install();
+/// let p = Policy::builder("docs-mock-guard").rps(1.0).build().unwrap();
+/// let guard = inner.install();
+/// let t0 = inner.elapsed();
+/// for _ in 0..2 {
+///     assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(())); // the second waits on `inner`
+/// }
+/// assert_eq!(inner.elapsed() - t0, Duration::from_secs(1));
+/// drop(guard); // `outer` is the thread's clock again
+/// let t0 = outer.elapsed();
+/// assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(()));
+/// assert!(outer.elapsed() > t0, "the wait moved `outer`");
 /// ```
 #[derive(Debug)]
 pub struct MockGuard {

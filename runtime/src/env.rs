@@ -6,11 +6,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 use crate::sync::global::{lock, Mutex};
 
-static REPORTED: Lazy<Mutex<(BTreeSet<String>, Vec<String>)>> = Lazy::new(Mutex::default);
+static REPORTED: LazyLock<Mutex<(BTreeSet<String>, Vec<String>)>> = LazyLock::new(Mutex::default);
 
 /// Every problem with a `STAUNCH_*` variable reported so far, oldest first, each reported once.
 ///

@@ -196,8 +196,9 @@ impl Limiter {
         cost: u64,
         max_wait: Nanos,
     ) -> Verdict {
-        self.store.measure_and_replace(key, now, |tat| {
-            let (verdict, next) = self.gcra.decide(tat, now, cost, max_wait);
+        let gcra = self.gcra;
+        self.store.measure_and_replace(key, now, move |tat| {
+            let (verdict, next) = gcra.decide(tat, now, cost, max_wait);
             (verdict, next.filter(|_| TAKE))
         })
     }

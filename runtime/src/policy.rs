@@ -43,7 +43,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").retry(staunch_runtime::Retry::new());
+    /// use staunch_runtime::{Policy, Retry};
+/// let p = Policy::builder("docs-b-retry").retry(Retry::new()).build().unwrap();
+/// assert_eq!(p.config().retry, Some(Retry::new()));
     /// ```
     pub fn retry(mut self, retry: Retry) -> Self {
         self.0.retry = Some(retry);
@@ -55,7 +57,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").breaker(staunch_runtime::Breaker::new());
+    /// use staunch_runtime::{Breaker, Policy};
+/// let p = Policy::builder("docs-b-breaker").breaker(Breaker::new()).build().unwrap();
+/// assert_eq!(p.config().breaker, Some(Breaker::new()));
     /// ```
     pub fn breaker(mut self, breaker: Breaker) -> Self {
         self.0.breaker = Some(breaker);
@@ -67,7 +71,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rps(10.0);
+    /// let p = staunch_runtime::Policy::builder("docs-b-rps").rps(10.0).build().unwrap();
+/// let rate = p.config().rate.unwrap();
+/// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (10.0, 1, 10));
     /// ```
     pub fn rps(mut self, r: f64) -> Self {
         self.0.rps = Some(r);
@@ -79,7 +85,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rpm(600.0);
+    /// let p = staunch_runtime::Policy::builder("docs-b-rpm").rpm(600.0).build().unwrap();
+/// let rate = p.config().rate.unwrap();
+/// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (600.0, 60, 10));
     /// ```
     pub fn rpm(mut self, r: f64) -> Self {
         self.0.rpm = Some(r);
@@ -95,7 +103,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rpm(3500.0).tpm(90_000.0);
+    /// let p = staunch_runtime::Policy::builder("docs-b-tpm").rpm(3500.0).tpm(90_000.0).build().unwrap();
+/// let tokens = p.config().tokens.unwrap();
+/// assert_eq!((tokens.rate, tokens.per.as_secs(), tokens.burst), (90_000.0, 60, 90_000));
     /// ```
     pub fn tpm(mut self, r: f64) -> Self {
         self.0.tpm = Some(r);
@@ -107,7 +117,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rps(1.0).burst(20);
+    /// let p = staunch_runtime::Policy::builder("docs-b-burst").rps(1.0).burst(20).build().unwrap();
+/// assert_eq!(p.config().rate.unwrap().burst, 20);
+/// assert!(staunch_runtime::Policy::builder("docs-b-burst-alone").burst(20).build().is_err());
     /// ```
     pub fn burst(mut self, b: u32) -> Self {
         self.0.burst = Some(b);
@@ -119,7 +131,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rps(1.0).keyed();
+    /// let p = staunch_runtime::Policy::builder("docs-b-keyed").rps(1.0).keyed().build().unwrap();
+/// assert!(p.config().rate.unwrap().keyed);
+/// assert_eq!(p.handle().signals().keys, Some(0));
     /// ```
     pub fn keyed(mut self) -> Self {
         self.0.keyed = true;
@@ -135,7 +149,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").rps(1.0).wait(std::time::Duration::ZERO);
+    /// use std::time::Duration;
+/// let p = staunch_runtime::Policy::builder("docs-b-wait").rps(1.0).wait(Duration::ZERO).build().unwrap();
+/// assert_eq!(p.config().rate.unwrap().wait, Some(Duration::ZERO));
     /// ```
     pub fn wait(mut self, d: Duration) -> Self {
         self.0.wait = Some(d);
@@ -148,7 +164,8 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").max_inflight(4);
+    /// let p = staunch_runtime::Policy::builder("docs-b-inflight").max_inflight(4).build().unwrap();
+/// assert_eq!(p.config().max_inflight, Some(4));
     /// ```
     pub fn max_inflight(mut self, n: usize) -> Self {
         self.0.max_inflight = Some(n);
@@ -161,7 +178,9 @@ impl PolicyBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = staunch_runtime::Policy::builder("x").timeout(std::time::Duration::from_secs(10));
+    /// use std::time::Duration;
+/// let p = staunch_runtime::Policy::builder("docs-b-timeout").timeout(Duration::from_secs(10)).build().unwrap();
+/// assert_eq!(p.config().timeout, Some(Duration::from_secs(10)));
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.0.timeout = Some(d);

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 use crate::shared::Shared;
 use crate::sync::global::{lock, Mutex};
 use crate::sync::Arc;
 
-static REGISTRY: Lazy<Mutex<BTreeMap<String, Arc<Shared>>>> = Lazy::new(Mutex::default);
+static REGISTRY: LazyLock<Mutex<BTreeMap<String, Arc<Shared>>>> = LazyLock::new(Mutex::default);
 
 /// The shared state of `name`, created by `make` if there is none. A `unique` policy never
 /// shares: it takes the first free name of `name`, `name#2`, `name#3`, ….

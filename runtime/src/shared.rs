@@ -74,6 +74,9 @@ impl Admitted<'_> {
 }
 
 impl Drop for Admitted<'_> {
+    // inlined into the caller's crate like the rest of the attempt: an out-of-line drop makes
+    // the optimizer keep the pass in memory across the body (measured: +20 to +40 Ir a call)
+    #[inline]
     fn drop(&mut self) {
         if let Some(b) = self.breaker {
             b.release(self.pass);
@@ -116,8 +119,8 @@ impl Shared {
     /// The parts before the bulkhead, in order: the breaker's pass, and how long to wait for
     /// the hold-off and the reserved tokens (`key`'s request token and `cost` tokens of the
     /// token limit) before the call. With [`LOOK`], takes nothing and counts any wait as a
-    /// refusal. Reads `clock` at most once, and only when the breaker is not closed or there is
-    /// a limiter or a hold-off.
+    /// refusal. Reads `clock` only when the breaker is not closed, or there is a limiter or a
+    /// hold-off.
     #[inline(always)]
     pub(crate) fn admit<const TAKE: bool>(
         &self,
@@ -125,23 +128,38 @@ impl Shared {
         cost: u64,
         clock: fn() -> Nanos,
     ) -> Result<(Admitted<'_>, Nanos), Refusal> {
-        let max_wait = if TAKE { self.max_wait } else { 0 };
-        let mut now = None;
-        let mut read = || *now.get_or_insert_with(clock);
         let pass = match &self.breaker {
             None => Pass::Closed,
-            Some(b) => b.admit::<TAKE>(&mut read).map_err(Refusal::Open)?,
+            Some(b) => b.admit::<TAKE>(clock).map_err(Refusal::Open)?,
         };
         let admitted = Admitted {
             breaker: if TAKE { self.breaker.as_ref() } else { None },
             pass,
             cost,
         };
-        // Waits for the hold-off, the request token and the cost run at once: the longest counts.
-        let mut wait = 0;
         let hold = self.hold_until.load(Ordering::Relaxed);
+        let tokens = self.tokens.as_ref().filter(|_| cost > 0);
+        if hold == 0 && self.limiter.is_none() && tokens.is_none() {
+            return Ok((admitted, 0));
+        }
+        let wait = self.wait::<TAKE>(key, cost, hold, tokens, clock())?;
+        Ok((admitted, wait))
+    }
+
+    /// The hold-off, the request token and the cost, whose waits run at once: the longest
+    /// counts. All or nothing: a refusal by one gives back what the others took.
+    #[inline]
+    fn wait<const TAKE: bool>(
+        &self,
+        key: u64,
+        cost: u64,
+        hold: Nanos,
+        tokens: Option<&Limiter>,
+        now: Nanos,
+    ) -> Result<Nanos, Refusal> {
+        let max_wait = if TAKE { self.max_wait } else { 0 };
+        let mut wait = 0;
         if hold != 0 {
-            let now = read();
             if now >= hold {
                 // over: later calls need not read the clock for it
                 if TAKE {
@@ -160,16 +178,15 @@ impl Shared {
             }
         }
         if let Some(l) = &self.limiter {
-            match l.take::<TAKE>(key, read(), 1, max_wait) {
+            match l.take::<TAKE>(key, now, 1, max_wait) {
                 Ok(w) => wait = wait.max(w),
                 Err(w) => return Err(Refusal::Limited(w.max(wait))),
             }
         }
-        if let (Some(t), true) = (&self.tokens, cost > 0) {
-            match t.take::<TAKE>(0, read(), cost, max_wait) {
+        if let Some(t) = tokens {
+            match t.take::<TAKE>(0, now, cost, max_wait) {
                 Ok(w) => wait = wait.max(w),
                 Err(w) => {
-                    // all or nothing: the request token goes back
                     if let (true, Some(l)) = (TAKE, &self.limiter) {
                         l.adjust(key, -1);
                     }
@@ -177,7 +194,7 @@ impl Shared {
                 }
             }
         }
-        Ok((admitted, wait))
+        Ok(wait)
     }
 
     /// The bulkhead, after any wait for a token (a call waiting for a token holds no slot).

@@ -47,9 +47,23 @@ pub struct Stale {
 
 impl Stale {
     /// The capacity of `stale` in the attribute when none is given: a thousand answers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::Stale;
+    /// static CACHE: Stale = Stale::new(Stale::DEFAULT_CAPACITY, Stale::DEFAULT_MAX_AGE);
+    /// assert_eq!(Stale::DEFAULT_CAPACITY, 1000);
+    /// ```
     pub const DEFAULT_CAPACITY: usize = 1000;
 
     /// The longest an answer is served for, in the attribute when none is given: ten minutes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Stale::DEFAULT_MAX_AGE.as_secs(), 600);
+    /// ```
     pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 
     /// A cache of at most `capacity` answers, each served for at most `max_age`.
@@ -58,6 +72,8 @@ impl Stale {
     ///
     /// ```
     /// let cache = staunch_runtime::Stale::new(100, std::time::Duration::from_secs(60));
+/// assert!(cache.is_empty());
+/// assert_eq!(cache.served(), 0);
     /// ```
     #[must_use]
     pub const fn new(capacity: usize, max_age: Duration) -> Self {

@@ -12,6 +12,16 @@ fn failing() -> Result<(), Error> {
     })
 }
 
+/// The message of the panic `caught` holds (and fails if it holds none).
+fn panic_message<T: std::fmt::Debug>(caught: std::thread::Result<T>) -> String {
+    let payload = caught.expect_err("the call panics");
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .expect("a panic with a message")
+}
+
 fn state(name: &str) -> CircuitState {
     signals(name).unwrap().circuit
 }
@@ -29,10 +39,10 @@ fn opens_exactly_at_the_threshold_and_rejects_without_calling() {
         .build()
         .unwrap();
     for _ in 0..2 {
-        assert!(p.call(failing).is_err());
+        assert_eq!(p.call(failing), failing());
         assert_eq!(state("breaker-threshold"), CircuitState::Closed);
     }
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     assert_eq!(state("breaker-threshold"), CircuitState::Open);
 
     let mut called = false;
@@ -57,8 +67,8 @@ fn a_success_resets_the_count_of_failures_in_a_row() {
         .build()
         .unwrap();
     for _ in 0..5 {
-        assert!(p.call(failing).is_err());
-        assert!(p.call(|| Ok::<_, Error>(())).is_ok());
+        assert_eq!(p.call(failing), failing());
+        assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(()));
     }
     assert_eq!(state("breaker-in-a-row"), CircuitState::Closed);
     assert_eq!(signals("breaker-in-a-row").unwrap().consecutive_failures, 0);
@@ -76,7 +86,7 @@ fn cooldown_ends_to_the_nanosecond_and_a_trial_success_closes() {
         )
         .build()
         .unwrap();
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     clock.advance(Duration::from_secs(30) - Duration::from_nanos(1));
     assert_eq!(state("breaker-cooldown"), CircuitState::Open);
     assert_eq!(
@@ -100,9 +110,9 @@ fn a_failure_while_half_open_reopens_for_a_full_cooldown() {
         .breaker(Breaker::new().threshold(1).cooldown(Duration::from_secs(5)))
         .build()
         .unwrap();
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     clock.advance(Duration::from_secs(7));
-    assert!(p.call(failing).is_err()); // the trial fails
+    assert_eq!(p.call(failing), failing()); // the trial fails
     assert_eq!(state("breaker-half-open-failure"), CircuitState::Open);
     clock.advance(Duration::from_secs(4));
     assert!(matches!(
@@ -126,7 +136,7 @@ fn m_successes_in_a_row_close_it() {
         )
         .build()
         .unwrap();
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     clock.advance(Duration::from_secs(1));
     for _ in 0..2 {
         assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(()));
@@ -150,7 +160,7 @@ fn a_trial_slot_held_by_one_thread_rejects_another() {
         )
         .build()
         .unwrap();
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     clock.advance(Duration::from_secs(1));
 
     let (entered_tx, entered_rx) = mpsc::channel();
@@ -197,13 +207,13 @@ fn a_late_trial_of_an_earlier_period_changes_nothing() {
         .build()
         .unwrap();
     let handle = p.handle();
-    assert!(p.call(failing).is_err());
+    assert_eq!(p.call(failing), failing());
     clock.advance(Duration::from_secs(1));
     let r = p.call(|| {
         handle.reset(); // the period ends while the trial is in flight
         failing()
     });
-    assert!(r.is_err());
+    assert_eq!(r, failing());
     assert_eq!(state("breaker-late-trial"), CircuitState::Closed);
 }
 
@@ -216,12 +226,12 @@ fn a_panic_counts_as_a_failure_and_releases_the_trial() {
         .build()
         .unwrap();
     let caught = std::panic::catch_unwind(|| p.call(|| -> Result<(), Error> { panic!("boom") }));
-    assert!(caught.is_err(), "the panic goes on unwinding");
+    assert_eq!(panic_message(caught), "boom", "the panic goes on unwinding");
     assert_eq!(state("breaker-panic"), CircuitState::Open);
     clock.advance(Duration::from_secs(1));
     let caught =
         std::panic::catch_unwind(|| p.call(|| -> Result<(), Error> { panic!("boom again") }));
-    assert!(caught.is_err());
+    assert_eq!(panic_message(caught), "boom again");
     assert_eq!(
         state("breaker-panic"),
         CircuitState::Open,
@@ -267,7 +277,7 @@ fn a_call_made_while_the_thread_unwinds_is_judged_by_its_own_outcome() {
         let _d = CallsOnDrop(p.clone());
         panic!("an unrelated panic");
     }));
-    assert!(caught.is_err());
+    assert_eq!(panic_message(caught), "an unrelated panic");
     assert_eq!(state("breaker-call-while-unwinding"), CircuitState::Closed);
     assert_eq!(signals("breaker-call-while-unwinding").unwrap().inflight, 0);
 }
@@ -283,7 +293,7 @@ async fn async_cooldown_follows_tokio_time() {
         .build()
         .unwrap();
     for _ in 0..2 {
-        assert!(p.call_async(|| async { failing() }).await.is_err());
+        assert_eq!(p.call_async(|| async { failing() }).await, failing());
     }
     assert!(matches!(
         p.call_async(|| async { Ok::<_, Error>(()) }).await,
@@ -300,7 +310,7 @@ async fn a_dropped_trial_future_gives_its_slot_back() {
         .breaker(Breaker::new().threshold(1).cooldown(Duration::from_secs(1)))
         .build()
         .unwrap();
-    assert!(p.call_async(|| async { failing() }).await.is_err());
+    assert_eq!(p.call_async(|| async { failing() }).await, failing());
     tokio::time::advance(Duration::from_secs(1)).await;
 
     let p2 = p.clone();
@@ -351,7 +361,7 @@ fn forced_states_hold_until_reset() {
     let h = staunch_runtime::policy("breaker-forced").unwrap();
     h.force_closed();
     for _ in 0..3 {
-        assert!(p.call(failing).is_err());
+        assert_eq!(p.call(failing), failing());
     }
     assert_eq!(state("breaker-forced"), CircuitState::Closed);
     h.force_open();
@@ -376,7 +386,7 @@ async fn a_trial_outliving_its_period_keeps_its_slot() {
         )
         .build()
         .unwrap();
-    assert!(p.call_async(|| async { failing() }).await.is_err());
+    assert_eq!(p.call_async(|| async { failing() }).await, failing());
     tokio::time::advance(Duration::from_secs(1)).await;
 
     let (release, released) = tokio::sync::oneshot::channel::<()>();
@@ -393,7 +403,7 @@ async fn a_trial_outliving_its_period_keeps_its_slot() {
         .await
     });
     tokio::task::yield_now().await; // trial 1 of the period is running
-    assert!(p.call_async(|| async { failing() }).await.is_err()); // trial 2 fails: re-open
+    assert_eq!(p.call_async(|| async { failing() }).await, failing()); // trial 2 fails: re-open
     tokio::time::advance(Duration::from_secs(1)).await;
 
     // the new period has one free slot, not two

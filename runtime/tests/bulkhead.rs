@@ -56,7 +56,12 @@ fn a_panic_gives_the_slot_back() {
         .build()
         .unwrap();
     let caught = std::panic::catch_unwind(|| p.call(|| -> Result<(), Error> { panic!("boom") }));
-    assert!(caught.is_err());
+    assert_eq!(
+        caught
+            .expect_err("the panic goes on")
+            .downcast_ref::<&str>(),
+        Some(&"boom")
+    );
     assert_eq!(signals("bulkhead-panic").unwrap().inflight, 0);
     assert_eq!(p.call(|| Ok::<_, Error>(1)), Ok(1));
 }
@@ -88,12 +93,11 @@ fn errors_give_the_slot_back() {
         .build()
         .unwrap();
     for _ in 0..3 {
-        assert!(p
-            .call(|| Err::<(), _>(Error::Timeout {
-                policy: "x".into(),
-                after: Duration::ZERO
-            }))
-            .is_err());
+        let failed = Error::Timeout {
+            policy: "x".into(),
+            after: Duration::ZERO,
+        };
+        assert_eq!(p.call(|| Err::<(), _>(failed.clone())), Err(failed));
     }
     assert_eq!(signals("bulkhead-error").unwrap().inflight, 0);
 }
@@ -116,7 +120,13 @@ fn an_async_panic_gives_the_slot_back_as_it_unwinds() {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         std::future::Future::poll(call.as_mut(), &mut cx)
     }));
-    assert!(caught.is_err(), "the panic goes on unwinding");
+    assert_eq!(
+        caught
+            .expect_err("the panic goes on")
+            .downcast_ref::<&str>(),
+        Some(&"boom"),
+        "the panic goes on unwinding"
+    );
     // the future is still alive here
     let s = signals("bulkhead-async-panic").unwrap();
     assert_eq!(s.inflight, 0);

@@ -58,7 +58,13 @@ async fn max_retries_make_max_plus_one_calls_with_exponential_waits() {
             }
         })
         .await;
-    assert!(r.is_err());
+    assert_eq!(
+        r,
+        Err(Error::Timeout {
+            policy: "up".into(),
+            after: Duration::ZERO
+        })
+    );
     assert_eq!(calls, 4);
     assert_eq!(t0.elapsed(), Duration::from_millis(100 + 200 + 400));
 }
@@ -79,7 +85,13 @@ fn waits_are_capped_by_max_delay() {
             after: Duration::ZERO,
         })
     });
-    assert!(r.is_err());
+    assert_eq!(
+        r,
+        Err(Error::Timeout {
+            policy: "up".into(),
+            after: Duration::ZERO
+        })
+    );
     assert_eq!(
         clock.elapsed() - t0,
         Duration::from_secs(1 + 10 + 20 + 20 + 20)
