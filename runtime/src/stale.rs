@@ -44,6 +44,12 @@ pub struct Stale {
 }
 
 impl Stale {
+    /// The number of answers kept when `stale` does not say `capacity = …`.
+    pub const DEFAULT_CAPACITY: usize = 1000;
+
+    /// How long an answer is served when `stale` does not say `max_age = …`: ten minutes.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
     /// A cache of at most `capacity` answers, each served for at most `max_age`.
     ///
     /// # Examples
