@@ -254,15 +254,35 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(shape("const fn f() -> Result<(), E> { Ok(()) }").1, 1);
+        let one = |item: &str| {
+            let f: ItemFn = syn::parse_str(item).unwrap();
+            let mut errors = Errors::default();
+            Shape::of(&f, &mut errors);
+            let all: Vec<String> = errors
+                .finish()
+                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default();
+            assert_eq!(all.len(), 1, "{item}: {all:?}");
+            all[0].clone()
+        };
         assert_eq!(
-            shape("extern \"C\" fn f() -> Result<(), E> { Ok(()) }").1,
-            1
+            one("const fn f() -> Result<(), E> { Ok(()) }"),
+            "`#[resilient]` cannot wrap a `const fn`: its body runs through the runtime; remove `const`"
         );
-        assert_eq!(shape("fn f() {}").1, 1);
-        assert_eq!(shape("fn f() -> u32 { 1 }").1, 1);
-        assert_eq!(shape("fn f() -> Option<u32> { None }").1, 1);
-        assert_eq!(shape("fn f() -> (u32, E) { todo!() }").1, 1);
+        assert_eq!(
+            one("extern \"C\" fn f() -> Result<(), E> { Ok(()) }"),
+            "`#[resilient]` cannot wrap an `extern` function; wrap a Rust function and call it from the `extern` one"
+        );
+        assert_eq!(
+            one("fn f() {}"),
+            "`#[resilient]` functions must return a `Result`: add `-> Result<T, E>` to `f` (with `E: From<staunch::Error>`)"
+        );
+        let found = |what: &str| {
+            format!("`#[resilient]` functions must return a `Result`, found {what}: return `Result<T, E>` (or an alias such as `std::io::Result<T>`) with `E: From<staunch::Error>`")
+        };
+        assert_eq!(one("fn f() -> u32 { 1 }"), found("`u32`"));
+        assert_eq!(one("fn f() -> Option<u32> { None }"), found("`Option<…>`"));
+        assert_eq!(one("fn f() -> (u32, E) { todo!() }"), found("a tuple"));
         // an alias: left to the compiler
         assert_eq!(shape("fn f() -> Res<u32> { todo!() }").1, 0);
     }

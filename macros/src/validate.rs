@@ -218,7 +218,7 @@ static BREAKER: &[Row<BreakerConfig>] = &[
             // the runtime packs the trials of a half-open period in 16 bits
             let fits = m <= 65_535;
             if !fits {
-                e.on(v.expr, "`half_open` must be at most 65535");
+                e.on(v.expr, format!("`{}` must be at most 65535", v.ident));
             }
             fits
         });
@@ -414,7 +414,10 @@ impl Top {
         if s.value().is_empty() {
             errors.at(
                 s.span(),
-                "`name` must not be empty; write e.g. `name = \"openai\"`",
+                format!(
+                    "`{}` must not be empty; write e.g. `{}`",
+                    v.ident, v.example
+                ),
             );
         } else {
             self.cfg.name = Some(s);
@@ -439,7 +442,7 @@ impl Top {
         if self.sync {
             errors.at(
                 v.ident.span(),
-                "`timeout` needs an `async fn`: a sync call cannot be interrupted; remove it or make the function async",
+                format!("`{}` needs an `async fn`: a sync call cannot be interrupted; remove it or make the function async", v.ident),
             );
         }
         self.cfg.timeout = v.duration(errors);

@@ -162,7 +162,10 @@ impl Given<'_> {
         let Some(n) = num(self.expr) else {
             self.wrong(
                 errors,
-                "`jitter` takes `true`, `false` or a fraction in (0, 1], such as `jitter = 0.5`",
+                format!(
+                    "`{}` takes `true`, `false` or a fraction in (0, 1], such as `{}`",
+                    self.ident, self.example
+                ),
             );
             return None;
         };
@@ -171,7 +174,10 @@ impl Given<'_> {
             _ => {
                 self.wrong(
                     errors,
-                    "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
+                    format!(
+                        "`{0}` must be a fraction in (0, 1]; write `{0} = false` for exact waits",
+                        self.ident
+                    ),
                 );
                 None
             }
