@@ -1,346 +1,116 @@
 //! What the user wrote inside `#[resilient(...)]`, parsed but not yet judged.
 //!
-//! Parsing is lenient on purpose: every `key`, `key = value` or `key(...)` is accepted here,
-//! known or not, with its spans, so that [`validate`](crate::validate) can report every mistake
-//! of one attribute at once. Only malformed syntax (`rps = ,`) stops parsing.
+//! The syntax is generic: a comma-separated list (a trailing comma allowed) of options, each
+//! `name`, `name = expr` or `name(list)`, the list being options again. Names are any
+//! identifier (raw ones too), known or not: [`validate`](crate::validate) judges them against
+//! its tables, so that every mistake of one attribute is reported at once. Only malformed syntax
+//! (`rps = ,`) stops parsing.
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
-use syn::punctuated::Punctuated;
+use syn::parse::{ParseStream, Parser};
 use syn::{token, Expr, Ident, Token};
 
-/// The option keywords, for peeking.
-pub mod kw {
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(retry);
-    syn::custom_keyword!(breaker);
-    syn::custom_keyword!(rps);
-    syn::custom_keyword!(rpm);
-    syn::custom_keyword!(burst);
-    syn::custom_keyword!(key);
-    syn::custom_keyword!(wait);
-    syn::custom_keyword!(max_inflight);
-    syn::custom_keyword!(timeout);
-    syn::custom_keyword!(fallback);
-    syn::custom_keyword!(tpm);
-    syn::custom_keyword!(cost);
-    syn::custom_keyword!(usage);
-    syn::custom_keyword!(stale);
-    // stale(...)
-    syn::custom_keyword!(max_age);
-    syn::custom_keyword!(capacity);
-    syn::custom_keyword!(budget);
-    // retry(...)
-    syn::custom_keyword!(max);
-    syn::custom_keyword!(backoff);
-    syn::custom_keyword!(delay);
-    syn::custom_keyword!(max_delay);
-    syn::custom_keyword!(jitter);
-    syn::custom_keyword!(on);
-    // breaker(...)
-    syn::custom_keyword!(threshold);
-    syn::custom_keyword!(cooldown);
-    syn::custom_keyword!(half_open);
+/// One option: its name (with its span) and what followed it.
+pub struct Opt {
+    /// The name as written, for lookups, messages and spans.
+    pub name: Ident,
+    /// What followed the name.
+    pub value: Value,
 }
 
-/// How an option was written after its key.
-pub enum Value<L> {
-    /// `key` alone.
+/// How an option was written after its name.
+pub enum Value {
+    /// `name` alone.
     Flag,
-    /// `key = expr`.
+    /// `name = expr`.
     Assign(Expr),
-    /// `key(...)`, with the list parsed as `L`.
-    List(token::Paren, L),
+    /// `name(list)`. The list is `Err` when it is not a list of options, which is a mistake
+    /// only where a list of options is expected (see [`parse`]).
+    List(token::Paren, syn::Result<Vec<Opt>>),
 }
 
-/// One option: its key (with the key's span) and what followed it.
-pub struct Opt<K, L = TokenStream> {
-    /// Which option.
-    pub key: K,
-    /// The key as written, for messages and spans.
-    pub ident: Ident,
-    /// What followed the key.
-    pub value: Value<L>,
+/// Parses the options of an attribute. `strict` tells the names whose list must be a list of
+/// options (the groups, such as `retry(…)`): a syntax error in it stops parsing, in the order
+/// written. Any other list is parsed leniently and kept, for the validator to reject as a whole
+/// (`rps(10)`, `retires(max = )`).
+pub fn parse(tokens: TokenStream, strict: fn(&Ident) -> bool) -> syn::Result<Vec<Opt>> {
+    (|input: ParseStream| list(input, strict)).parse2(tokens)
 }
 
-/// The top-level options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Top {
-    Name,
-    Retry,
-    Breaker,
-    Rps,
-    Rpm,
-    Burst,
-    Key,
-    Wait,
-    MaxInflight,
-    Timeout,
-    Fallback,
-    Tpm,
-    Cost,
-    Usage,
-    Stale,
-    Unknown,
+/// Parses `opt, opt, ...` (as `Punctuated::parse_terminated` would); the lists of names that
+/// satisfy `strict` must be lists of options.
+fn list(input: ParseStream, strict: fn(&Ident) -> bool) -> syn::Result<Vec<Opt>> {
+    let mut opts = Vec::new();
+    while !input.is_empty() {
+        opts.push(opt(input, strict)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(opts)
 }
 
-/// The options of `retry(...)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryKey {
-    Max,
-    Backoff,
-    Delay,
-    MaxDelay,
-    Jitter,
-    On,
-    Budget,
-    Unknown,
+/// Never strict: the lists nested in a list are never read as options.
+fn lenient(_: &Ident) -> bool {
+    false
 }
 
-/// The options of `breaker(...)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BreakerKey {
-    Threshold,
-    Cooldown,
-    HalfOpen,
-    Unknown,
-}
-
-/// The options of `stale(...)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StaleKey {
-    MaxAge,
-    Capacity,
-    Unknown,
-}
-
-/// Everything inside `#[resilient(...)]`, in the order written.
-pub struct Args {
-    pub opts: Vec<TopOpt>,
-}
-
-/// One top-level option; `retry` and `breaker` carry their parsed lists.
-pub enum TopOpt {
-    Retry(Opt<Top, RetryArgs>),
-    Breaker(Opt<Top, BreakerArgs>),
-    Stale(Opt<Top, StaleArgs>),
-    Other(Opt<Top>),
-}
-
-/// Everything inside `retry(...)`.
-pub struct RetryArgs {
-    pub opts: Vec<Opt<RetryKey>>,
-}
-
-/// Everything inside `breaker(...)`.
-pub struct BreakerArgs {
-    pub opts: Vec<Opt<BreakerKey>>,
-}
-
-/// Everything inside `stale(...)`.
-pub struct StaleArgs {
-    pub opts: Vec<Opt<StaleKey>>,
-}
-
-/// The names of the top-level options, for "did you mean".
-pub const TOP_NAMES: &[&str] = &[
-    "name",
-    "retry",
-    "breaker",
-    "rps",
-    "rpm",
-    "burst",
-    "key",
-    "wait",
-    "max_inflight",
-    "timeout",
-    "fallback",
-    "tpm",
-    "cost",
-    "usage",
-    "stale",
-];
-/// The names of the options of `retry(...)`.
-pub const RETRY_NAMES: &[&str] = &[
-    "max",
-    "backoff",
-    "delay",
-    "max_delay",
-    "jitter",
-    "on",
-    "budget",
-];
-/// The names of the options of `stale(...)`.
-pub const STALE_NAMES: &[&str] = &["max_age", "capacity"];
-/// The names of the options of `breaker(...)`.
-pub const BREAKER_NAMES: &[&str] = &["threshold", "cooldown", "half_open"];
-
-/// Reads the key of an option: a known keyword (peeked as such) or any other identifier.
-/// Peeks for one keyword.
-type Peek = fn(ParseStream) -> bool;
-
-fn key<K: Copy>(input: ParseStream, known: &[(Peek, K)], unknown: K) -> syn::Result<(K, Ident)> {
-    let which = known
-        .iter()
-        .find(|(peek, _)| peek(input))
-        .map_or(unknown, |(_, k)| *k);
-    let lookahead = input.lookahead1();
-    if lookahead.peek(Ident::peek_any) {
-        Ok((which, input.call(Ident::parse_any)?))
-    } else {
-        Err(syn::Error::new(
+/// Reads one option: a name, then nothing, `= expr` or `(list)`.
+fn opt(input: ParseStream, strict: fn(&Ident) -> bool) -> syn::Result<Opt> {
+    if !input.peek(Ident::peek_any) {
+        return Err(syn::Error::new(
             input.span(),
             "expected an option such as `retry(max = 3)`, `rps = 10` or `fallback = path`",
-        ))
+        ));
     }
-}
-
-/// Reads what follows a key: nothing, `= expr` or `(list)`.
-fn value<L: Parse>(input: ParseStream) -> syn::Result<Value<L>> {
-    if input.peek(Token![=]) {
+    let name = input.call(Ident::parse_any)?;
+    let value = if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         if input.is_empty() || input.peek(Token![,]) {
             return Err(input.error("expected a value after `=`"));
         }
-        Ok(Value::Assign(input.parse()?))
+        Value::Assign(input.parse()?)
     } else if input.peek(token::Paren) {
         let content;
         let paren = syn::parenthesized!(content in input);
-        Ok(Value::List(paren, content.parse()?))
+        let opts = if strict(&name) {
+            Ok(list(&content, lenient)?)
+        } else {
+            let tokens: TokenStream = content.parse()?;
+            (|input: ParseStream| list(input, lenient)).parse2(tokens)
+        };
+        Value::List(paren, opts)
     } else if input.is_empty() || input.peek(Token![,]) {
-        Ok(Value::Flag)
+        Value::Flag
     } else {
-        Err(input.error("expected `=`, `(` or `,` after the option's name"))
-    }
-}
-
-/// Parses `opt, opt, ...` (a trailing comma allowed) with `one` reading each option.
-fn list<T>(input: ParseStream, one: fn(ParseStream) -> syn::Result<T>) -> syn::Result<Vec<T>> {
-    let opts: Punctuated<T, Token![,]> = Punctuated::parse_terminated_with(input, one)?;
-    Ok(opts.into_iter().collect())
-}
-
-macro_rules! peekers {
-    ($($kw:ident => $key:expr),* $(,)?) => {
-        [$(((|input: ParseStream| input.peek(kw::$kw)) as Peek, $key)),*]
+        return Err(input.error("expected `=`, `(` or `,` after the option's name"));
     };
-}
-
-impl Parse for Args {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let opts = list(input, |input| {
-            let known = peekers![
-                name => Top::Name,
-                retry => Top::Retry,
-                breaker => Top::Breaker,
-                rps => Top::Rps,
-                rpm => Top::Rpm,
-                burst => Top::Burst,
-                key => Top::Key,
-                wait => Top::Wait,
-                max_inflight => Top::MaxInflight,
-                timeout => Top::Timeout,
-                fallback => Top::Fallback,
-                tpm => Top::Tpm,
-                cost => Top::Cost,
-                usage => Top::Usage,
-                stale => Top::Stale,
-            ];
-            let (key, ident) = key(input, &known, Top::Unknown)?;
-            Ok(match key {
-                Top::Retry => TopOpt::Retry(Opt {
-                    key,
-                    ident,
-                    value: value(input)?,
-                }),
-                Top::Breaker => TopOpt::Breaker(Opt {
-                    key,
-                    ident,
-                    value: value(input)?,
-                }),
-                Top::Stale => TopOpt::Stale(Opt {
-                    key,
-                    ident,
-                    value: value(input)?,
-                }),
-                _ => TopOpt::Other(Opt {
-                    key,
-                    ident,
-                    value: value(input)?,
-                }),
-            })
-        })?;
-        Ok(Args { opts })
-    }
-}
-
-impl Parse for RetryArgs {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let opts = list(input, |input| {
-            let known = peekers![
-                max => RetryKey::Max,
-                backoff => RetryKey::Backoff,
-                delay => RetryKey::Delay,
-                max_delay => RetryKey::MaxDelay,
-                jitter => RetryKey::Jitter,
-                on => RetryKey::On,
-                budget => RetryKey::Budget,
-            ];
-            let (key, ident) = key(input, &known, RetryKey::Unknown)?;
-            Ok(Opt {
-                key,
-                ident,
-                value: value(input)?,
-            })
-        })?;
-        Ok(RetryArgs { opts })
-    }
-}
-
-impl Parse for BreakerArgs {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let opts = list(input, |input| {
-            let known = peekers![
-                threshold => BreakerKey::Threshold,
-                cooldown => BreakerKey::Cooldown,
-                half_open => BreakerKey::HalfOpen,
-            ];
-            let (key, ident) = key(input, &known, BreakerKey::Unknown)?;
-            Ok(Opt {
-                key,
-                ident,
-                value: value(input)?,
-            })
-        })?;
-        Ok(BreakerArgs { opts })
-    }
-}
-
-impl Parse for StaleArgs {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let opts = list(input, |input| {
-            let known = peekers![
-                max_age => StaleKey::MaxAge,
-                capacity => StaleKey::Capacity,
-            ];
-            let (key, ident) = key(input, &known, StaleKey::Unknown)?;
-            Ok(Opt {
-                key,
-                ident,
-                value: value(input)?,
-            })
-        })?;
-        Ok(StaleArgs { opts })
-    }
+    Ok(Opt { name, value })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> syn::Result<Args> {
-        syn::parse_str(s)
+    fn groups(name: &Ident) -> bool {
+        name == "retry" || name == "breaker"
+    }
+
+    fn parse(s: &str) -> syn::Result<Vec<Opt>> {
+        super::parse(s.parse().unwrap(), groups)
+    }
+
+    fn names(opts: &[Opt]) -> Vec<String> {
+        opts.iter().map(|o| o.name.to_string()).collect()
+    }
+
+    fn nested(o: &Opt) -> &[Opt] {
+        let Value::List(_, Ok(list)) = &o.value else {
+            panic!("a list of options")
+        };
+        list
     }
 
     #[test]
@@ -349,85 +119,69 @@ mod tests {
             "retry(max=3, backoff=2.0), breaker(threshold=5, cooldown=30), rps=10, fallback = other_fn",
         )
         .unwrap();
-        assert_eq!(args.opts.len(), 4);
-        let TopOpt::Retry(r) = &args.opts[0] else {
-            panic!("retry first")
-        };
-        let Value::List(_, list) = &r.value else {
-            panic!("a list")
-        };
-        let keys: Vec<_> = list.opts.iter().map(|o| o.key).collect();
-        assert_eq!(keys, [RetryKey::Max, RetryKey::Backoff]);
-        let TopOpt::Other(f) = &args.opts[3] else {
-            panic!()
-        };
-        assert_eq!(f.key, Top::Fallback);
-        assert!(matches!(f.value, Value::Assign(Expr::Path(_))));
+        assert_eq!(names(&args), ["retry", "breaker", "rps", "fallback"]);
+        assert_eq!(names(nested(&args[0])), ["max", "backoff"]);
+        assert!(matches!(args[3].value, Value::Assign(Expr::Path(_))));
     }
 
     #[test]
     fn bare_groups_and_trailing_comma() {
         let args = parse("retry, breaker,").unwrap();
-        assert!(matches!(
-            &args.opts[0],
-            TopOpt::Retry(Opt {
-                value: Value::Flag,
-                ..
-            })
-        ));
-        assert!(matches!(
-            &args.opts[1],
-            TopOpt::Breaker(Opt {
-                value: Value::Flag,
-                ..
-            })
-        ));
-        assert!(parse("").unwrap().opts.is_empty());
+        assert!(matches!(args[0].value, Value::Flag));
+        assert!(matches!(args[1].value, Value::Flag));
+        assert!(parse("").unwrap().is_empty());
     }
 
     #[test]
-    fn unknown_keys_are_kept_for_validation() {
-        let args = parse("retires(max = 2), type = 3, rps = 1").unwrap();
-        let TopOpt::Other(o) = &args.opts[0] else {
-            panic!()
-        };
-        assert_eq!(
-            (o.key, o.ident.to_string()),
-            (Top::Unknown, "retires".to_owned())
-        );
-        let TopOpt::Other(o) = &args.opts[1] else {
-            panic!()
-        };
-        assert_eq!(o.ident.to_string(), "type");
-        let args = parse("retry(maxx = 2)").unwrap();
-        let TopOpt::Retry(Opt {
-            value: Value::List(_, l),
-            ..
-        }) = &args.opts[0]
-        else {
-            panic!()
-        };
-        assert_eq!(l.opts[0].key, RetryKey::Unknown);
+    fn unknown_names_are_kept_for_validation() {
+        let args = parse("retires(max = 2), type = 3, r#rps = 1, rps(10), zzz(max = )").unwrap();
+        assert_eq!(names(&args), ["retires", "type", "r#rps", "rps", "zzz"]);
+        assert_eq!(names(nested(&args[0])), ["max"]);
+        assert!(matches!(args[3].value, Value::List(_, Err(_))));
+        assert!(matches!(args[4].value, Value::List(_, Err(_))));
+        let args = parse("retry(maxx = 2, on(1 + 1))").unwrap();
+        let list = nested(&args[0]);
+        assert_eq!(names(list), ["maxx", "on"]);
+        assert!(matches!(list[1].value, Value::List(_, Err(_))));
     }
 
     #[test]
-    fn keys_that_prefix_others_are_told_apart() {
+    fn names_that_prefix_others_are_told_apart() {
         let args = parse("retry(max = 1, max_delay = 2)").unwrap();
-        let TopOpt::Retry(Opt {
-            value: Value::List(_, l),
-            ..
-        }) = &args.opts[0]
-        else {
-            panic!()
-        };
-        assert_eq!(l.opts[0].key, RetryKey::Max);
-        assert_eq!(l.opts[1].key, RetryKey::MaxDelay);
+        assert_eq!(names(nested(&args[0])), ["max", "max_delay"]);
     }
 
     #[test]
     fn malformed_syntax_is_an_error() {
-        for bad in ["rps = ", "rps = ,", "3", "rps 3", "retry(max = )"] {
-            assert!(parse(bad).is_err(), "{bad}");
+        for (bad, message) in [
+            (
+                "rps = ",
+                "unexpected end of input, expected a value after `=`",
+            ),
+            ("rps = ,", "expected a value after `=`"),
+            (
+                "3",
+                "expected an option such as `retry(max = 3)`, `rps = 10` or `fallback = path`",
+            ),
+            ("rps 3", "expected `=`, `(` or `,` after the option's name"),
+            (
+                "retry(max = )",
+                "unexpected end of input, expected a value after `=`",
+            ),
+            (
+                "retry(3)",
+                "expected an option such as `retry(max = 3)`, `rps = 10` or `fallback = path`",
+            ),
+            // the first mistake in the order written
+            (
+                "retry(max = ), rps 3",
+                "unexpected end of input, expected a value after `=`",
+            ),
+        ] {
+            match parse(bad) {
+                Ok(_) => panic!("{bad}: parsed"),
+                Err(e) => assert_eq!(e.to_string(), message, "{bad}"),
+            }
         }
     }
 }

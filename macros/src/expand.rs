@@ -18,11 +18,12 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Expr, FnArg, ItemFn, Pat, Stmt};
+use syn::{AttrStyle, Expr, FnArg, ItemFn, Pat, Signature, Stmt, Type};
 
-use crate::args::Args;
-use crate::shape::{box_pin_body, Kind, Shape};
-use crate::validate::{validate, BreakerConfig, Config, Errors, Rate, RetryConfig};
+use crate::args;
+use crate::errors::Errors;
+use crate::shape::{Kind, Shape};
+use crate::validate::{is_group, validate, BreakerConfig, Config, Rate, RetryConfig, StaleConfig};
 
 /// The whole attribute: parse, check, expand; on any mistake, every error plus the function as
 /// written (so nothing else breaks because of it).
@@ -37,13 +38,13 @@ pub fn resilient(attr: TokenStream, item: TokenStream) -> TokenStream {
             return with(e, item);
         }
     };
-    let args: Args = match syn::parse2(attr) {
-        Ok(args) => args,
+    let opts = match args::parse(attr, is_group) {
+        Ok(opts) => opts,
         Err(e) => return with(e, item),
     };
     let mut errors = Errors::default();
     let shape = Shape::of(&f, &mut errors);
-    let cfg = validate(args, &shape, &mut errors);
+    let cfg = validate(&opts, &shape, &mut errors);
     match errors.finish() {
         Some(e) => with(e, item),
         None => expand(f, &shape, &cfg),
@@ -61,6 +62,15 @@ fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// `ident`, located at `span` (resolved where it was written): a clone, so a raw identifier
+/// (`r#type`) stays one.
+fn located_at(ident: &Ident, span: Span) -> Ident {
+    let mut ident = ident.clone();
+    ident.set_span(ident.span().located_at(span));
+    ident
+}
+
+/// The final assembly: the function as written, its body replaced by the policy's.
 fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     let ItemFn {
         attrs,
@@ -76,169 +86,42 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
         .into_iter()
         .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
 
-    let req = local("__staunch_req");
-    let call = local("__staunch_call");
-    let r = local("__staunch_r");
-
     // the async-trait shape: the `async move` block's leading `let x = x;` move the arguments
     // into the future once; they stay outside the attempts, which borrow them
-    let (boxed, mut stmts) = match (shape.kind, box_pin_body_of(&block)) {
-        (Kind::BoxPin, Some((func, stmts))) => (Some(func), stmts),
-        _ => (None, block.stmts.clone()),
+    let (boxed, mut stmts) = match &shape.kind {
+        Kind::BoxPin(b) => (Some(&b.callee), b.stmts.clone()),
+        Kind::Sync | Kind::Async => (None, block.stmts),
     };
     let prelude: Vec<Stmt> = if boxed.is_some() {
         hoist(&mut stmts)
     } else {
         Vec::new()
     };
+    let forward = if cfg.fallback.is_some() || cfg.stale.is_some() {
+        forward(&mut sig, &prelude)
+    } else {
+        Forward::default()
+    };
 
-    // what the fallback is handed: each argument by name (patterns are bound to a name first)
-    let mut rebinds = Vec::new();
-    let mut forward = Vec::new();
-    if cfg.fallback.is_some() || cfg.stale.is_some() {
-        let renamed_self = prelude.iter().any(|s| binds(s, "__self"));
-        for (i, arg) in sig.inputs.iter_mut().enumerate() {
-            match arg {
-                FnArg::Receiver(r) => {
-                    let name = if renamed_self { "__self" } else { "self" };
-                    forward.push(Ident::new(name, r.self_token.span));
-                }
-                FnArg::Typed(pt) => match &*pt.pat {
-                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                        forward.push(p.ident.clone());
-                    }
-                    pat => {
-                        let name = Ident::new(
-                            &format!("__staunch_arg{i}"),
-                            Span::mixed_site().located_at(pat.span()),
-                        );
-                        rebinds.push(quote!(let #pat = #name;));
-                        *pt.pat = syn::parse_quote!(#name);
-                        forward.push(name);
-                    }
-                },
-            }
-        }
-    }
-
+    let rebinds = &forward.rebinds;
     let body = quote!({ #(#rebinds)* #(#stmts)* });
     // the loop and the attempt's closure point at `retry`, so that an argument the body
     // consumes is reported as moved "in previous iteration of loop" there
     let at = cfg.retry.as_ref().map_or(Span::call_site(), |r| r.span);
-    // `begin::<Ret>` and the attempt calls are spanned on the return type: a return type that is
-    // not a `Result`, or whose error lacks `From<staunch::Error>`, is reported there, once
-    // (rustc reports an unmet bound once per span)
-    let ret_span = ret.span();
-    let args = match shape.kind {
-        Kind::Sync => {
-            let closure = quote_spanned!(at=> ||);
-            quote!(&mut #call, #req, #closure #body)
-        }
-        Kind::Async | Kind::BoxPin => {
-            let block = quote_spanned!(at=> async);
-            quote!(&mut #call, #req, #block #body)
-        }
-    };
-    let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, args);
-    args.set_span(ret_span);
-    let attempt = match shape.kind {
-        Kind::Sync => quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_sync #args),
-        Kind::Async | Kind::BoxPin => {
-            quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_async #args.await)
-        }
-    };
-    let loop_ = quote_spanned!(at=> loop);
-    let step = quote!(::staunch::__private::Step);
+    let attempt = attempt(shape, ret, body, at);
     let fallback = cfg
         .fallback
         .as_ref()
-        .map(|path| fallback_call(path, &forward, shape));
-    let run = match (&cfg.retry, fallback) {
-        (Some(_), Some(fb)) => quote! {
-            #loop_ {
-                match #attempt {
-                    #step::Done(#r) => break #r,
-                    #step::Again => {}
-                    #step::Fallback(_) => break #fb,
-                }
-            }
-        },
-        (Some(_), None) => quote! {
-            #loop_ {
-                match #attempt {
-                    #step::Done(#r) | #step::Fallback(#r) => break #r,
-                    #step::Again => {}
-                }
-            }
-        },
-        (None, Some(fb)) => quote! {
-            match #attempt {
-                #step::Done(#r) => #r,
-                #step::Fallback(_) => #fb,
-                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
-            }
-        },
-        (None, None) => quote! {
-            match #attempt {
-                #step::Done(#r) | #step::Fallback(#r) => #r,
-                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
-            }
-        },
-    };
-
-    let make = builder(cfg, &sig.ident);
-    let classify = classify(cfg);
-    let mut req_value = quote!(::staunch::__private::Req::new());
-    if let Some(k) = &cfg.key {
-        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
+        .map(|path| fallback_call(path, &forward.names, shape));
+    let mut run = run(cfg.retry.is_some(), &attempt, fallback, at);
+    let mut stale_static = None;
+    let mut stale_key = None;
+    if let Some(st) = &cfg.stale {
+        let stale = stale(st, &forward.names, shape, &run);
+        (stale_static, stale_key, run) = (Some(stale.item), Some(stale.key), stale.run);
     }
-    if let Some(c) = &cfg.cost {
-        req_value.extend(quote_spanned!(c.span()=> .cost(#c)));
-    }
-    let usage = cfg
-        .usage
-        .as_ref()
-        .map(|u| quote_spanned!(u.span()=> .usage(#u)));
-    let policy_local = local("__staunch_policy");
-    let out = local("__staunch_out");
-    let stale_key = local("__staunch_stale_key");
-    let (stale_static, stale_key_value, run) = match &cfg.stale {
-        None => (None, None, run),
-        Some(st) => {
-            let cap = Literal::u32_unsuffixed(st.capacity);
-            let age = nanos(st.max_age);
-            let stale_static = quote! {
-                static __STAUNCH_STALE: ::staunch::__private::Stale =
-                    ::staunch::__private::Stale::new(#cap, #age);
-            };
-            // the arguments (not `self`), hashed once before the first attempt
-            let args = forward
-                .iter()
-                .filter(|a| *a != "self" && *a != "__self")
-                .map(|a| Ident::new(&a.to_string(), a.span().located_at(st.span)));
-            let key = quote_spanned!(st.span=>
-                let #stale_key = ::staunch::__private::key_hash(&(#(&#args,)*));
-            );
-            let settle = match shape.kind {
-                Kind::Sync => quote_spanned!(st.span=> stale_sync),
-                Kind::Async | Kind::BoxPin => quote_spanned!(st.span=> stale_async),
-            };
-            let run = quote! {
-                let #out = #run;
-                #policy_local.#settle(&__STAUNCH_STALE, #stale_key, #out)
-            };
-            (Some(stale_static), Some(key), run)
-        }
-    };
-    let begin = quote_spanned!(ret_span=> begin::<#ret>);
+    let setup = setup(cfg, &sig, ret, stale_key, &prelude);
     let policy = quote!(__STAUNCH_POLICY);
-    let setup = quote! {
-        let #req = #req_value;
-        #stale_key_value
-        #(#prelude)*
-        let #policy_local = #policy.get_or_init(#make);
-        let mut #call = #policy_local.#begin(#classify) #usage;
-    };
     let inner_body = match boxed {
         Some(func) => quote!(#func(async move { #setup #run })),
         None => quote!(#setup #run),
@@ -254,19 +137,191 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     }
 }
 
-/// The `Box::pin` path and the statements of the `async move` block.
-fn box_pin_body_of(block: &syn::Block) -> Option<(Expr, Vec<Stmt>)> {
-    let f = ItemFn {
-        attrs: Vec::new(),
-        vis: syn::Visibility::Inherited,
-        sig: syn::parse_quote!(fn f()),
-        block: Box::new(block.clone()),
+/// What the fallback and the stale cache are handed: each argument by name, patterns being
+/// bound to a name first.
+#[derive(Default)]
+struct Forward {
+    /// `let pattern = __staunch_argN;`, at the start of each attempt.
+    rebinds: Vec<TokenStream>,
+    /// The arguments, `self` (or async-trait's `__self`) included.
+    names: Vec<Ident>,
+}
+
+/// Names every argument of `sig`, replacing a pattern (`(a, b): (u32, u32)`) by a hidden name.
+fn forward(sig: &mut Signature, prelude: &[Stmt]) -> Forward {
+    let mut forward = Forward::default();
+    let renamed_self = prelude.iter().any(|s| binds(s, "__self"));
+    for (i, arg) in sig.inputs.iter_mut().enumerate() {
+        match arg {
+            FnArg::Receiver(r) => {
+                let name = if renamed_self { "__self" } else { "self" };
+                forward.names.push(Ident::new(name, r.self_token.span));
+            }
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    forward.names.push(p.ident.clone());
+                }
+                pat => {
+                    let name = Ident::new(
+                        &format!("__staunch_arg{i}"),
+                        Span::mixed_site().located_at(pat.span()),
+                    );
+                    forward.rebinds.push(quote!(let #pat = #name;));
+                    *pt.pat = syn::parse_quote!(#name);
+                    forward.names.push(name);
+                }
+            },
+        }
+    }
+    forward
+}
+
+/// One attempt: `Call::attempt_sync(&mut call, req, || body)`, or `attempt_async` with an
+/// `async` block, `.await`ed.
+fn attempt(shape: &Shape, ret: &Type, body: TokenStream, at: Span) -> TokenStream {
+    let call = local("__staunch_call");
+    let req = local("__staunch_req");
+    let args = if shape.kind.is_sync() {
+        let closure = quote_spanned!(at=> ||);
+        quote!(&mut #call, #req, #closure #body)
+    } else {
+        let block = quote_spanned!(at=> async);
+        quote!(&mut #call, #req, #block #body)
     };
-    let a = box_pin_body(&f)?;
-    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
-        return None;
+    // the attempt calls (and `begin::<Ret>`) are spanned on the return type: a return type that
+    // is not a `Result`, or whose error lacks `From<staunch::Error>`, is reported there, once
+    // (rustc reports an unmet bound once per span)
+    let ret_span = ret.span();
+    let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, args);
+    args.set_span(ret_span);
+    if shape.kind.is_sync() {
+        quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_sync #args)
+    } else {
+        quote_spanned!(ret_span=> ::staunch::__private::Call::attempt_async #args.await)
+    }
+}
+
+/// The attempts and what comes after the last: a loop with `retry`, the fallback's call when
+/// there is one.
+fn run(retry: bool, attempt: &TokenStream, fallback: Option<TokenStream>, at: Span) -> TokenStream {
+    let r = local("__staunch_r");
+    let loop_ = quote_spanned!(at=> loop);
+    let step = quote!(::staunch::__private::Step);
+    match (retry, fallback) {
+        (true, Some(fb)) => quote! {
+            #loop_ {
+                match #attempt {
+                    #step::Done(#r) => break #r,
+                    #step::Again => {}
+                    #step::Fallback(_) => break #fb,
+                }
+            }
+        },
+        (true, None) => quote! {
+            #loop_ {
+                match #attempt {
+                    #step::Done(#r) | #step::Fallback(#r) => break #r,
+                    #step::Again => {}
+                }
+            }
+        },
+        (false, Some(fb)) => quote! {
+            match #attempt {
+                #step::Done(#r) => #r,
+                #step::Fallback(_) => #fb,
+                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
+            }
+        },
+        (false, None) => quote! {
+            match #attempt {
+                #step::Done(#r) | #step::Fallback(#r) => #r,
+                #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
+            }
+        },
+    }
+}
+
+/// `stale(…)`: the cache, the arguments' hash, and `run` settled through the cache.
+struct StaleParts {
+    /// `static __STAUNCH_STALE: Stale = Stale::new(…);`
+    item: TokenStream,
+    /// `let __staunch_stale_key = key_hash(&(&arg, …));`
+    key: TokenStream,
+    /// The outcome of `run`, answered from the cache when it is an error.
+    run: TokenStream,
+}
+
+/// The stale cache of `st`; the sizes not written are the runtime's defaults.
+fn stale(st: &StaleConfig, forward: &[Ident], shape: &Shape, run: &TokenStream) -> StaleParts {
+    let stale = quote!(::staunch::__private::Stale);
+    let cap = st.capacity.map_or_else(
+        || quote!(#stale::DEFAULT_CAPACITY),
+        |n| Literal::u32_unsuffixed(n).into_token_stream(),
+    );
+    let age = st
+        .max_age
+        .map_or_else(|| quote!(#stale::DEFAULT_MAX_AGE), nanos);
+    let item = quote! {
+        static __STAUNCH_STALE: ::staunch::__private::Stale =
+            ::staunch::__private::Stale::new(#cap, #age);
     };
-    Some(((*call.func).clone(), a.block.stmts.clone()))
+    // the arguments (not `self`), hashed once before the first attempt
+    let stale_key = local("__staunch_stale_key");
+    let args = forward
+        .iter()
+        .filter(|a| *a != "self" && *a != "__self")
+        .map(|a| located_at(a, st.span));
+    let key = quote_spanned!(st.span=>
+        let #stale_key = ::staunch::__private::key_hash(&(#(&#args,)*));
+    );
+    let settle = if shape.kind.is_sync() {
+        quote_spanned!(st.span=> stale_sync)
+    } else {
+        quote_spanned!(st.span=> stale_async)
+    };
+    let (out, policy) = (local("__staunch_out"), local("__staunch_policy"));
+    let run = quote! {
+        let #out = #run;
+        #policy.#settle(&__STAUNCH_STALE, #stale_key, #out)
+    };
+    StaleParts { item, key, run }
+}
+
+/// Before the first attempt: the request (its key and cost), the stale key, async-trait's
+/// moved arguments, the policy (made at the first call) and the call.
+fn setup(
+    cfg: &Config,
+    sig: &Signature,
+    ret: &Type,
+    stale_key: Option<TokenStream>,
+    prelude: &[Stmt],
+) -> TokenStream {
+    let (req, call, policy) = (
+        local("__staunch_req"),
+        local("__staunch_call"),
+        local("__staunch_policy"),
+    );
+    let mut req_value = quote!(::staunch::__private::Req::new());
+    if let Some(k) = &cfg.key {
+        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
+    }
+    if let Some(c) = &cfg.cost {
+        req_value.extend(quote_spanned!(c.span()=> .cost(#c)));
+    }
+    let usage = cfg
+        .usage
+        .as_ref()
+        .map(|u| quote_spanned!(u.span()=> .usage(#u)));
+    let make = builder(cfg, &sig.ident);
+    let classify = classify(cfg);
+    let begin = quote_spanned!(ret.span()=> begin::<#ret>);
+    quote! {
+        let #req = #req_value;
+        #stale_key
+        #(#prelude)*
+        let #policy = __STAUNCH_POLICY.get_or_init(#make);
+        let mut #call = #policy.#begin(#classify) #usage;
+    }
 }
 
 /// Takes out of `stmts` the bindings that move the arguments into an `async move` block
@@ -319,18 +374,17 @@ fn binds_name(pat: &Pat, name: &str) -> bool {
 /// token is located at the path in the attribute, so a signature mismatch is reported there.
 fn fallback_call(path: &syn::Path, forward: &[Ident], shape: &Shape) -> TokenStream {
     let span = path.span();
-    let args = forward
-        .iter()
-        .map(|a| Ident::new(&a.to_string(), a.span().located_at(span)));
+    let args = forward.iter().map(|a| located_at(a, span));
     let callee = if shape.receiver && path.get_ident().is_some() {
         quote_spanned!(span=> Self::#path)
     } else {
         path.to_token_stream()
     };
     let call = quote_spanned!(span=> #callee(#(#args),*));
-    match shape.kind {
-        Kind::Sync => call,
-        Kind::Async | Kind::BoxPin => quote_spanned!(span=> #call.await),
+    if shape.kind.is_sync() {
+        call
+    } else {
+        quote_spanned!(span=> #call.await)
     }
 }
 
@@ -467,5 +521,73 @@ fn classify(cfg: &Config) -> TokenStream {
             use ::staunch::__private::{ClassifyViaDefault as _, ClassifyViaTrait as _};
             #class
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expansion of `attr` on `item`, which must not be a `compile_error!`.
+    fn expands(attr: &str, item: &str) -> String {
+        let out = resilient(attr.parse().unwrap(), item.parse().unwrap()).to_string();
+        assert!(!out.contains("compile_error"), "{attr}: {out}");
+        out
+    }
+
+    #[test]
+    fn raw_identifiers_are_forwarded_as_written() {
+        // it panicked: the arguments were re-created from their text, and `r#type` is no `Ident`
+        for attr in [
+            "fallback = other",
+            "stale",
+            "retry, fallback = other, stale",
+        ] {
+            for item in [
+                "fn f(r#type: u32, r#match: &str) -> Result<u32, E> { Ok(r#type) }",
+                "async fn f(&self, r#type: u32) -> Result<u32, E> { Ok(r#type) }",
+            ] {
+                let out = expands(attr, item);
+                assert!(out.contains("r#type"), "{attr}: {out}");
+            }
+        }
+        let out = expands(
+            "stale, fallback = other",
+            "fn f(r#type: u32) -> Result<u32, E> { Ok(r#type) }",
+        );
+        assert!(out.contains("key_hash (& (& r#type ,))"), "{out}");
+        assert!(out.contains("other (r#type)"), "{out}");
+    }
+
+    #[test]
+    fn stale_sizes_not_written_are_the_runtime_defaults() {
+        let item = "fn f(id: u32) -> Result<u32, E> { Ok(id) }";
+        let out = expands("stale", item);
+        assert!(
+            out.contains("Stale :: new (:: staunch :: __private :: Stale :: DEFAULT_CAPACITY , :: staunch :: __private :: Stale :: DEFAULT_MAX_AGE)"),
+            "{out}"
+        );
+        let out = expands("stale(capacity = 5, max_age = 2)", item);
+        assert!(
+            out.contains(
+                "Stale :: new (5 , :: core :: time :: Duration :: from_nanos (2000000000))"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_async_trait_shape_is_wrapped_inside_its_box_pin() {
+        let out = expands(
+            "retry",
+            "fn f<'a>(&'a self, x: u32) -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u32, E>> + Send + 'a>> { Box::pin(async move { let __self = self; let x = x; Ok(x) }) }",
+        );
+        let boxed = out
+            .find("Box :: pin (async move {")
+            .expect("the Box::pin kept");
+        let policy = out.find("__STAUNCH_POLICY . get_or_init").unwrap();
+        let hoisted = out.find("let x = x ;").unwrap();
+        assert!(boxed < hoisted && hoisted < policy, "{out}");
+        assert!(out.contains("attempt_async"), "{out}");
     }
 }

@@ -7,9 +7,14 @@
 #![deny(missing_docs)]
 
 mod args;
+/// The one duration grammar, shared with the runtime (which reads the environment with it).
+#[path = "../../runtime/src/duration.rs"]
+mod duration;
+mod errors;
 mod expand;
 mod shape;
 mod validate;
+mod values;
 
 use proc_macro::TokenStream;
 
@@ -54,9 +59,11 @@ use proc_macro::TokenStream;
 /// | `stale` or `stale(max_age = D, capacity = N)` | `max_age = "10m"`, `capacity = 1000` | N ≥ 1; the arguments `Hash`, the `Ok` value `Clone + Send + Sync + 'static` | when the call (and its fallback) finally fails, answer the last good result for the same arguments, if younger than `max_age` |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 ///
-/// A duration `D` is whole seconds (`30`), fractional seconds (`0.25`) or a string with a unit
-/// (`"250ms"`, `"2s"`, `"1.5m"`, `"1h"`): not negative, at most `u64::MAX` nanoseconds (about
-/// 584 years). Only the options written are emitted; the defaults live in the runtime, and
+/// A duration `D` is whole seconds (`30`), fractional seconds (`0.25`) or a string read as a
+/// `STAUNCH_<NAME>_<KNOB>` environment variable is: a number with a unit (`"250ms"`, `"2s"`,
+/// `"1.5m"`, `"1h"`) or without one (`"10"`, seconds). Not negative, at most `u64::MAX`
+/// nanoseconds (about 584 years). Only the options written are emitted; the defaults live in
+/// the runtime, and
 /// `STAUNCH_<NAME>_<KNOB>` environment variables override them when the policy is created at the
 /// function's first call.
 ///

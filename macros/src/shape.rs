@@ -6,10 +6,9 @@ use syn::{
     Expr, GenericArgument, ItemFn, Path, PathArguments, ReturnType, Stmt, Type, TypeParamBound,
 };
 
-use crate::validate::Errors;
+use crate::errors::Errors;
 
 /// How the body runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// `fn`: each attempt is a closure.
     Sync,
@@ -18,7 +17,22 @@ pub enum Kind {
     /// `fn … -> Pin<Box<dyn Future<Output = R> + …>> { Box::pin(async move { .. }) }`, the shape
     /// `#[async_trait]` gives its methods: the `async move` block is wrapped as an `async fn`
     /// body would be.
-    BoxPin,
+    BoxPin(BoxPin),
+}
+
+/// What was found in a `Box::pin(async move { .. })` body.
+pub struct BoxPin {
+    /// The callee, `Box::pin` by whatever path it was written.
+    pub callee: Expr,
+    /// The statements of the `async move` block.
+    pub stmts: Vec<Stmt>,
+}
+
+impl Kind {
+    /// A sync `fn`, whose attempts are closures.
+    pub fn is_sync(&self) -> bool {
+        matches!(self, Kind::Sync)
+    }
 }
 
 /// What the expansion needs to know about the function.
@@ -46,12 +60,12 @@ impl Shape {
         }
         let kind = if sig.asyncness.is_some() {
             Kind::Async
-        } else if box_pin_body(f).is_some() && future_output(&sig.output).is_some() {
-            Kind::BoxPin
+        } else if future_output(&sig.output).is_some() {
+            box_pin_body(f).map_or(Kind::Sync, Kind::BoxPin)
         } else {
             Kind::Sync
         };
-        let ret = match (&sig.output, kind) {
+        let ret = match (&sig.output, &kind) {
             (ReturnType::Default, _) => {
                 errors.at(
                     sig.ident.span(),
@@ -62,7 +76,7 @@ impl Shape {
                 );
                 None
             }
-            (ReturnType::Type(_, ty), Kind::BoxPin) => future_output(&sig.output)
+            (ReturnType::Type(_, ty), Kind::BoxPin(_)) => future_output(&sig.output)
                 .cloned()
                 .or_else(|| Some((**ty).clone())),
             (ReturnType::Type(_, ty), _) => {
@@ -125,8 +139,9 @@ fn surely_not_a_result(ty: &Type) -> Option<String> {
     Some(what.to_owned())
 }
 
-/// The `async move { .. }` of a body that is exactly `Box::pin(async move { .. })`.
-pub fn box_pin_body(f: &ItemFn) -> Option<&syn::ExprAsync> {
+/// The `Box::pin` callee and the `async move { .. }` statements of a body that is exactly
+/// `Box::pin(async move { .. })`.
+fn box_pin_body(f: &ItemFn) -> Option<BoxPin> {
     let [Stmt::Expr(Expr::Call(call), None)] = f.block.stmts.as_slice() else {
         return None;
     };
@@ -143,7 +158,10 @@ pub fn box_pin_body(f: &ItemFn) -> Option<&syn::ExprAsync> {
         return None;
     }
     match &call.args[0] {
-        Expr::Async(a) if a.capture.is_some() => Some(a),
+        Expr::Async(a) if a.capture.is_some() => Some(BoxPin {
+            callee: (*call.func).clone(),
+            stmts: a.block.stmts.clone(),
+        }),
         _ => None,
     }
 }
@@ -208,35 +226,63 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(
+        assert!(matches!(
             shape("fn f() -> Result<(), E> { Ok(()) }").0.kind,
             Kind::Sync
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             shape("async fn f(&self) -> io::Result<()> { Ok(()) }")
                 .0
                 .kind,
             Kind::Async
-        );
+        ));
         let (s, n) = shape(
             "fn f<'life0, 'async_trait>(&'life0 self) -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u8, E>> + ::core::marker::Send + 'async_trait>> { Box::pin(async move { Ok(1) }) }",
         );
-        assert_eq!((s.kind, n, s.receiver), (Kind::BoxPin, 0, true));
+        assert_eq!((n, s.receiver), (0, true));
+        let Kind::BoxPin(BoxPin { callee, stmts }) = &s.kind else {
+            panic!("the async-trait shape")
+        };
+        assert_eq!(quote::quote!(#callee).to_string(), "Box :: pin");
+        assert_eq!(quote::quote!(#(#stmts)*).to_string(), "Ok (1)");
         let ret = s.ret.unwrap();
         assert_eq!(quote::quote!(#ret).to_string(), "Result < u8 , E >");
+        // `Box::pin` of something else, or a return type that is not a boxed future: sync
+        let (s, _) = shape("fn f() -> Result<u8, E> { Box::pin(async move { Ok(1) }) }");
+        assert!(matches!(s.kind, Kind::Sync));
     }
 
     #[test]
     fn refusals() {
-        assert_eq!(shape("const fn f() -> Result<(), E> { Ok(()) }").1, 1);
+        let one = |item: &str| {
+            let f: ItemFn = syn::parse_str(item).unwrap();
+            let mut errors = Errors::default();
+            Shape::of(&f, &mut errors);
+            let all: Vec<String> = errors
+                .finish()
+                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default();
+            assert_eq!(all.len(), 1, "{item}: {all:?}");
+            all[0].clone()
+        };
         assert_eq!(
-            shape("extern \"C\" fn f() -> Result<(), E> { Ok(()) }").1,
-            1
+            one("const fn f() -> Result<(), E> { Ok(()) }"),
+            "`#[resilient]` cannot wrap a `const fn`: its body runs through the runtime; remove `const`"
         );
-        assert_eq!(shape("fn f() {}").1, 1);
-        assert_eq!(shape("fn f() -> u32 { 1 }").1, 1);
-        assert_eq!(shape("fn f() -> Option<u32> { None }").1, 1);
-        assert_eq!(shape("fn f() -> (u32, E) { todo!() }").1, 1);
+        assert_eq!(
+            one("extern \"C\" fn f() -> Result<(), E> { Ok(()) }"),
+            "`#[resilient]` cannot wrap an `extern` function; wrap a Rust function and call it from the `extern` one"
+        );
+        assert_eq!(
+            one("fn f() {}"),
+            "`#[resilient]` functions must return a `Result`: add `-> Result<T, E>` to `f` (with `E: From<staunch::Error>`)"
+        );
+        let found = |what: &str| {
+            format!("`#[resilient]` functions must return a `Result`, found {what}: return `Result<T, E>` (or an alias such as `std::io::Result<T>`) with `E: From<staunch::Error>`")
+        };
+        assert_eq!(one("fn f() -> u32 { 1 }"), found("`u32`"));
+        assert_eq!(one("fn f() -> Option<u32> { None }"), found("`Option<…>`"));
+        assert_eq!(one("fn f() -> (u32, E) { todo!() }"), found("a tuple"));
         // an alias: left to the compiler
         assert_eq!(shape("fn f() -> Res<u32> { todo!() }").1, 0);
     }
