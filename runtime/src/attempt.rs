@@ -89,7 +89,7 @@ impl Req {
     ///
     /// ```
     /// use staunch_runtime::attempt::Req;
-/// assert_eq!(Req::new(), Req::default());
+    /// assert_eq!(Req::new(), Req::default());
     /// ```
     #[must_use]
     pub const fn new() -> Self {
@@ -102,14 +102,14 @@ impl Req {
     ///
     /// ```
     /// use staunch_runtime::attempt::{key_hash, Req, Step};
-/// use staunch_runtime::{Class, Error, Policy};
-/// let p = Policy::builder("docs-req-key").rps(1.0).keyed().wait(std::time::Duration::ZERO).build().unwrap();
-/// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
-/// let alice = Req::new().key(key_hash("alice"));
-/// assert_eq!(call.attempt_sync(alice, || Ok(())), Step::Done(Ok(())));
-/// assert!(matches!(call.attempt_sync(alice, || Ok(())), Step::Fallback(Err(Error::RateLimited { .. }))));
-/// // a bucket of her own
-/// assert_eq!(call.attempt_sync(Req::new().key(key_hash("bob")), || Ok(())), Step::Done(Ok(())));
+    /// use staunch_runtime::{Class, Error, Policy};
+    /// let p = Policy::builder("docs-req-key").rps(1.0).keyed().wait(std::time::Duration::ZERO).build().unwrap();
+    /// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+    /// let alice = Req::new().key(key_hash("alice"));
+    /// assert_eq!(call.attempt_sync(alice, || Ok(())), Step::Done(Ok(())));
+    /// assert!(matches!(call.attempt_sync(alice, || Ok(())), Step::Fallback(Err(Error::RateLimited { .. }))));
+    /// // a bucket of her own
+    /// assert_eq!(call.attempt_sync(Req::new().key(key_hash("bob")), || Ok(())), Step::Done(Ok(())));
     /// ```
     #[must_use]
     pub const fn key(mut self, key: u64) -> Self {
@@ -125,13 +125,13 @@ impl Req {
     ///
     /// ```
     /// use staunch_runtime::attempt::{Req, Step};
-/// use staunch_runtime::{Class, Error, MockClock, Policy};
-/// let clock = MockClock::new();
-/// let _g = clock.install(); // no token comes back while the example runs
-/// let p = Policy::builder("docs-req-cost").tpm(60_000.0).build().unwrap();
-/// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
-/// assert_eq!(call.attempt_sync(Req::new().cost(1200), || Ok(())), Step::Done(Ok(())));
-/// assert_eq!(p.handle().signals().tokens_remaining, Some(58_800.0));
+    /// use staunch_runtime::{Class, Error, MockClock, Policy};
+    /// let clock = MockClock::new();
+    /// let _g = clock.install(); // no token comes back while the example runs
+    /// let p = Policy::builder("docs-req-cost").tpm(60_000.0).build().unwrap();
+    /// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+    /// assert_eq!(call.attempt_sync(Req::new().cost(1200), || Ok(())), Step::Done(Ok(())));
+    /// assert_eq!(p.handle().signals().tokens_remaining, Some(58_800.0));
     /// ```
     #[must_use]
     pub const fn cost(mut self, tokens: u64) -> Self {

@@ -70,7 +70,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().threshold(1);
-/// assert_eq!(b.failure_threshold(), 1);
+    /// assert_eq!(b.failure_threshold(), 1);
     /// ```
     #[must_use]
     pub const fn threshold(mut self, n: u32) -> Self {
@@ -84,7 +84,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().cooldown(std::time::Duration::from_secs(5));
-/// assert_eq!(b.open_duration().as_secs(), 5);
+    /// assert_eq!(b.open_duration().as_secs(), 5);
     /// ```
     #[must_use]
     pub const fn cooldown(mut self, d: Duration) -> Self {
@@ -99,7 +99,7 @@ impl Breaker {
     ///
     /// ```
     /// let b = staunch_runtime::Breaker::new().half_open(3);
-/// assert_eq!(b.trial_calls(), 3);
+    /// assert_eq!(b.trial_calls(), 3);
     /// ```
     #[must_use]
     pub const fn half_open(mut self, m: u32) -> Self {

@@ -44,8 +44,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// use staunch_runtime::{Policy, Retry};
-/// let p = Policy::builder("docs-b-retry").retry(Retry::new()).build().unwrap();
-/// assert_eq!(p.config().retry, Some(Retry::new()));
+    /// let p = Policy::builder("docs-b-retry").retry(Retry::new()).build().unwrap();
+    /// assert_eq!(p.config().retry, Some(Retry::new()));
     /// ```
     pub fn retry(mut self, retry: Retry) -> Self {
         self.0.retry = Some(retry);
@@ -58,8 +58,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// use staunch_runtime::{Breaker, Policy};
-/// let p = Policy::builder("docs-b-breaker").breaker(Breaker::new()).build().unwrap();
-/// assert_eq!(p.config().breaker, Some(Breaker::new()));
+    /// let p = Policy::builder("docs-b-breaker").breaker(Breaker::new()).build().unwrap();
+    /// assert_eq!(p.config().breaker, Some(Breaker::new()));
     /// ```
     pub fn breaker(mut self, breaker: Breaker) -> Self {
         self.0.breaker = Some(breaker);
@@ -72,8 +72,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-rps").rps(10.0).build().unwrap();
-/// let rate = p.config().rate.unwrap();
-/// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (10.0, 1, 10));
+    /// let rate = p.config().rate.unwrap();
+    /// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (10.0, 1, 10));
     /// ```
     pub fn rps(mut self, r: f64) -> Self {
         self.0.rps = Some(r);
@@ -86,8 +86,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-rpm").rpm(600.0).build().unwrap();
-/// let rate = p.config().rate.unwrap();
-/// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (600.0, 60, 10));
+    /// let rate = p.config().rate.unwrap();
+    /// assert_eq!((rate.rate, rate.per.as_secs(), rate.burst), (600.0, 60, 10));
     /// ```
     pub fn rpm(mut self, r: f64) -> Self {
         self.0.rpm = Some(r);
@@ -104,8 +104,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-tpm").rpm(3500.0).tpm(90_000.0).build().unwrap();
-/// let tokens = p.config().tokens.unwrap();
-/// assert_eq!((tokens.rate, tokens.per.as_secs(), tokens.burst), (90_000.0, 60, 90_000));
+    /// let tokens = p.config().tokens.unwrap();
+    /// assert_eq!((tokens.rate, tokens.per.as_secs(), tokens.burst), (90_000.0, 60, 90_000));
     /// ```
     pub fn tpm(mut self, r: f64) -> Self {
         self.0.tpm = Some(r);
@@ -118,8 +118,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-burst").rps(1.0).burst(20).build().unwrap();
-/// assert_eq!(p.config().rate.unwrap().burst, 20);
-/// assert!(staunch_runtime::Policy::builder("docs-b-burst-alone").burst(20).build().is_err());
+    /// assert_eq!(p.config().rate.unwrap().burst, 20);
+    /// assert!(staunch_runtime::Policy::builder("docs-b-burst-alone").burst(20).build().is_err());
     /// ```
     pub fn burst(mut self, b: u32) -> Self {
         self.0.burst = Some(b);
@@ -132,8 +132,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-keyed").rps(1.0).keyed().build().unwrap();
-/// assert!(p.config().rate.unwrap().keyed);
-/// assert_eq!(p.handle().signals().keys, Some(0));
+    /// assert!(p.config().rate.unwrap().keyed);
+    /// assert_eq!(p.handle().signals().keys, Some(0));
     /// ```
     pub fn keyed(mut self) -> Self {
         self.0.keyed = true;
@@ -150,8 +150,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-/// let p = staunch_runtime::Policy::builder("docs-b-wait").rps(1.0).wait(Duration::ZERO).build().unwrap();
-/// assert_eq!(p.config().rate.unwrap().wait, Some(Duration::ZERO));
+    /// let p = staunch_runtime::Policy::builder("docs-b-wait").rps(1.0).wait(Duration::ZERO).build().unwrap();
+    /// assert_eq!(p.config().rate.unwrap().wait, Some(Duration::ZERO));
     /// ```
     pub fn wait(mut self, d: Duration) -> Self {
         self.0.wait = Some(d);
@@ -165,7 +165,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-inflight").max_inflight(4).build().unwrap();
-/// assert_eq!(p.config().max_inflight, Some(4));
+    /// assert_eq!(p.config().max_inflight, Some(4));
     /// ```
     pub fn max_inflight(mut self, n: usize) -> Self {
         self.0.max_inflight = Some(n);
@@ -179,8 +179,8 @@ impl PolicyBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-/// let p = staunch_runtime::Policy::builder("docs-b-timeout").timeout(Duration::from_secs(10)).build().unwrap();
-/// assert_eq!(p.config().timeout, Some(Duration::from_secs(10)));
+    /// let p = staunch_runtime::Policy::builder("docs-b-timeout").timeout(Duration::from_secs(10)).build().unwrap();
+    /// assert_eq!(p.config().timeout, Some(Duration::from_secs(10)));
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.0.timeout = Some(d);

@@ -56,7 +56,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().max(1);
-/// assert_eq!(r.max_retries(), 1);
+    /// assert_eq!(r.max_retries(), 1);
     /// ```
     #[must_use]
     pub const fn max(mut self, n: u32) -> Self {
@@ -70,7 +70,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().backoff(1.5);
-/// assert_eq!(r.backoff_factor(), 1.5);
+    /// assert_eq!(r.backoff_factor(), 1.5);
     /// ```
     #[must_use]
     pub const fn backoff(mut self, f: f64) -> Self {
@@ -84,7 +84,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().delay(std::time::Duration::from_millis(250));
-/// assert_eq!(r.first_delay().as_millis(), 250);
+    /// assert_eq!(r.first_delay().as_millis(), 250);
     /// ```
     #[must_use]
     pub const fn delay(mut self, d: Duration) -> Self {
@@ -98,7 +98,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().max_delay(std::time::Duration::from_secs(5));
-/// assert_eq!(r.delay_cap().as_secs(), 5);
+    /// assert_eq!(r.delay_cap().as_secs(), 5);
     /// ```
     #[must_use]
     pub const fn max_delay(mut self, d: Duration) -> Self {
@@ -112,7 +112,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().jitter(0.2);
-/// assert_eq!(r.jitter_fraction(), 0.2);
+    /// assert_eq!(r.jitter_fraction(), 0.2);
     /// ```
     #[must_use]
     pub const fn jitter(mut self, j: f64) -> Self {
@@ -130,7 +130,7 @@ impl Retry {
     ///
     /// ```
     /// let r = staunch_runtime::Retry::new().budget(0.1);
-/// assert_eq!(r.budget_ratio(), Some(0.1));
+    /// assert_eq!(r.budget_ratio(), Some(0.1));
     /// ```
     #[must_use]
     pub const fn budget(mut self, fraction: f64) -> Self {

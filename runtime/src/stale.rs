@@ -72,8 +72,8 @@ impl Stale {
     ///
     /// ```
     /// let cache = staunch_runtime::Stale::new(100, std::time::Duration::from_secs(60));
-/// assert!(cache.is_empty());
-/// assert_eq!(cache.served(), 0);
+    /// assert!(cache.is_empty());
+    /// assert_eq!(cache.served(), 0);
     /// ```
     #[must_use]
     pub const fn new(capacity: usize, max_age: Duration) -> Self {
