@@ -132,10 +132,10 @@ enum Store {
 impl Store {
     /// Reads the arrival time of `key`'s bucket, lets `decide` judge it, and stores the new
     /// arrival time `decide` gives (none: the bucket is left as it was); what `decide` returns
-    /// is the outcome. The one place a bucket is written: every operation of the limiter goes
-    /// through here. `decide` may run more than once (a lost compare-and-swap). `now` is when
-    /// the decision is made: a keyed store forgets the buckets that are full by then.
-    #[inline]
+    /// is the outcome. Every operation of the limiter goes through here or through the two
+    /// functions it dispatches to. `decide` may run more than once (a lost compare-and-swap).
+    /// `now` is when the decision is made: a keyed store forgets the buckets that are full by
+    /// then.
     fn measure_and_replace<T>(
         &self,
         key: u64,
@@ -143,24 +143,22 @@ impl Store {
         decide: impl FnMut(Nanos) -> (T, Option<Nanos>),
     ) -> T {
         match self {
-            Store::Direct(tat) => {
-                let mut decide = decide;
-                let mut current = tat.load(Ordering::Acquire);
-                loop {
-                    let (out, next) = decide(current);
-                    let Some(next) = next else { return out };
-                    match tat.compare_exchange_weak(
-                        current,
-                        next,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => return out,
-                        Err(actual) => current = actual,
-                    }
-                }
-            }
+            Store::Direct(tat) => replace_direct(tat, decide),
             Store::Keyed(k) => k.measure_and_replace(key, now, decide),
+        }
+    }
+}
+
+/// [`Store::measure_and_replace`] for the direct store: the compare-and-swap loop.
+#[inline(always)]
+fn replace_direct<T>(tat: &AtomicU64, mut decide: impl FnMut(Nanos) -> (T, Option<Nanos>)) -> T {
+    let mut current = tat.load(Ordering::Acquire);
+    loop {
+        let (out, next) = decide(current);
+        let Some(next) = next else { return out };
+        match tat.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return out,
+            Err(actual) => current = actual,
         }
     }
 }
@@ -196,14 +194,56 @@ impl Limiter {
         cost: u64,
         max_wait: Nanos,
     ) -> Verdict {
-        let gcra = self.gcra;
-        self.store.measure_and_replace(key, now, move |tat| {
-            let (verdict, next) = gcra.decide(tat, now, cost, max_wait);
+        let request = self.request::<TAKE>(now, cost, max_wait);
+        match &self.store {
+            Store::Direct(tat) => replace_direct(tat, request),
+            Store::Keyed(k) => k.replace_out_of_line(key, now, request),
+        }
+    }
+
+    /// One token for `key` (a request, as opposed to a cost in tokens): [`take`](Self::take)
+    /// with a cost known where the keyed store is reached.
+    #[inline]
+    pub(crate) fn take_one<const TAKE: bool>(
+        &self,
+        key: u64,
+        now: Nanos,
+        max_wait: Nanos,
+    ) -> Verdict {
+        match &self.store {
+            Store::Direct(tat) => replace_direct(tat, self.request::<TAKE>(now, 1, max_wait)),
+            Store::Keyed(k) => self.take_one_keyed::<TAKE>(k, key, now, max_wait),
+        }
+    }
+
+    /// [`take_one`](Self::take_one) from the keyed store: its map stays out of the caller's code.
+    #[inline(never)]
+    fn take_one_keyed<const TAKE: bool>(
+        &self,
+        k: &Keyed,
+        key: u64,
+        now: Nanos,
+        max_wait: Nanos,
+    ) -> Verdict {
+        k.measure_and_replace(key, now, self.request::<TAKE>(now, 1, max_wait))
+    }
+
+    /// The one decision of a request for `cost` tokens at `now`, for either store.
+    #[inline(always)]
+    fn request<const TAKE: bool>(
+        &self,
+        now: Nanos,
+        cost: u64,
+        max_wait: Nanos,
+    ) -> impl FnMut(Nanos) -> (Verdict, Option<Nanos>) + '_ {
+        move |tat| {
+            let (verdict, next) = self.gcra.decide(tat, now, cost, max_wait);
             (verdict, next.filter(|_| TAKE))
-        })
+        }
     }
 
     /// Charges (positive) or refunds (negative) `delta` tokens to `key`'s bucket.
+    #[inline(never)]
     pub(crate) fn adjust(&self, key: u64, delta: i64) {
         // no time: nothing is swept
         self.store
@@ -325,7 +365,19 @@ impl Keyed {
         }
     }
 
+    /// [`Store::measure_and_replace`] out of the caller's code.
+    #[inline(never)]
+    fn replace_out_of_line<T>(
+        &self,
+        key: u64,
+        now: Nanos,
+        decide: impl FnMut(Nanos) -> (T, Option<Nanos>),
+    ) -> T {
+        self.measure_and_replace(key, now, decide)
+    }
+
     /// [`Store::measure_and_replace`] for one key, under its shard's lock.
+    #[inline(always)]
     fn measure_and_replace<T>(
         &self,
         key: u64,

@@ -148,7 +148,7 @@ impl Shared {
 
     /// The hold-off, the request token and the cost, whose waits run at once: the longest
     /// counts. All or nothing: a refusal by one gives back what the others took.
-    #[inline]
+    #[inline(always)]
     fn wait<const TAKE: bool>(
         &self,
         key: u64,
@@ -178,7 +178,7 @@ impl Shared {
             }
         }
         if let Some(l) = &self.limiter {
-            match l.take::<TAKE>(key, now, 1, max_wait) {
+            match l.take_one::<TAKE>(key, now, max_wait) {
                 Ok(w) => wait = wait.max(w),
                 Err(w) => return Err(Refusal::Limited(w.max(wait))),
             }
