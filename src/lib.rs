@@ -212,7 +212,8 @@
 //! let clock = staunch::MockClock::new();
 //! let _g = clock.install();
 //! assert_eq!(complete(), Ok(()));
-//! assert!(embed().is_err()); // one bucket of 1 token for both
+//! // one bucket of 1 token for both
+//! assert!(matches!(embed(), Err(Fail::Staunch(staunch::Error::RateLimited { .. }))));
 //! ```
 //!
 //! ## Edition 2024

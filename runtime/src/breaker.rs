@@ -117,7 +117,11 @@ impl Breaker {
     /// let most = Breaker::new().half_open(Breaker::MAX_HALF_OPEN);
     /// assert!(Policy::builder("docs-most-trials").breaker(most).build().is_ok());
     /// let too_many = Breaker::new().half_open(Breaker::MAX_HALF_OPEN + 1);
-    /// assert!(Policy::builder("docs-too-many-trials").breaker(too_many).build().is_err());
+    /// let e = Policy::builder("docs-too-many-trials").breaker(too_many).build().unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "policy `docs-too-many-trials`: `breaker(half_open)` must be between 1 and 65535"
+    /// );
     /// ```
     pub const MAX_HALF_OPEN: u32 = 0xffff;
 

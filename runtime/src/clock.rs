@@ -217,8 +217,9 @@ pub(crate) fn sleep_sync(d: Duration) {
 ///     .build()
 ///     .unwrap();
 ///
-/// let r: Result<(), Error> = policy.call(|| Err(Error::Timeout { policy: "x".into(), after: Duration::ZERO }));
-/// assert!(r.is_err());
+/// let down = Error::Timeout { policy: "x".into(), after: Duration::ZERO };
+/// let r: Result<(), Error> = policy.call(|| Err(down.clone()));
+/// assert_eq!(r, Err(down));
 /// assert_eq!(staunch_runtime::signals("docs-mock-clock").unwrap().circuit, CircuitState::Open);
 ///
 /// clock.advance(Duration::from_secs(30));

@@ -18,7 +18,7 @@ use crate::Error;
 /// let h = staunch_runtime::policy("docs-ops").unwrap();
 /// h.force_open();
 /// assert_eq!(h.signals().circuit, CircuitState::Open);
-/// assert!(h.preflight().is_err());
+/// assert!(matches!(h.preflight(), Err(staunch_runtime::Error::CircuitOpen { .. })));
 /// h.reset();
 /// assert!(h.preflight().is_ok());
 /// ```

@@ -25,10 +25,11 @@ use crate::{Breaker, Error, Policy};
 ///
 /// let pool = KeyPool::new("docs-keys", ["sk-one", "sk-two"], Breaker::new().threshold(1)).unwrap();
 /// // the first key is revoked: its breaker opens and it is skipped from then on
+/// let revoked = Error::Timeout { policy: "p".into(), after: Duration::ZERO };
 /// let r: Result<&str, Error> = pool.call(|key| {
-///     if &*key == "sk-one" { Err(Error::Timeout { policy: "p".into(), after: Duration::ZERO }) } else { Ok("answer") }
+///     if &*key == "sk-one" { Err(revoked.clone()) } else { Ok("answer") }
 /// });
-/// assert!(r.is_err());
+/// assert_eq!(r, Err(revoked));
 /// for _ in 0..3 {
 ///     let used = pool.call(|key| Ok::<_, Error>(key)).unwrap();
 ///     assert_eq!(&*used, "sk-two");

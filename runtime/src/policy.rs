@@ -119,7 +119,8 @@ impl PolicyBuilder {
     /// ```
     /// let p = staunch_runtime::Policy::builder("docs-b-burst").rps(1.0).burst(20).build().unwrap();
     /// assert_eq!(p.config().rate.unwrap().burst, 20);
-    /// assert!(staunch_runtime::Policy::builder("docs-b-burst-alone").burst(20).build().is_err());
+    /// let e = staunch_runtime::Policy::builder("docs-b-burst-alone").burst(20).build().unwrap_err();
+    /// assert_eq!(e.to_string(), "policy `docs-b-burst-alone`: `burst` needs a rate: set `rps` or `rpm`");
     /// ```
     pub fn burst(mut self, b: u32) -> Self {
         self.0.burst = Some(b);
@@ -436,7 +437,7 @@ impl Policy {
     ///     calls += 1;
     ///     Err(std::io::ErrorKind::NotFound.into())
     /// });
-    /// assert!(r.is_err());
+    /// assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::NotFound);
     /// assert_eq!(calls, 1); // not found is not retryable
     /// ```
     pub fn call_classified<T, E, F>(&self, f: F) -> Result<T, E>

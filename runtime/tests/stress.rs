@@ -79,7 +79,7 @@ fn a_half_open_breaker_never_has_more_than_m_trials_in_flight() {
         )
         .build()
         .unwrap();
-    assert!(p.call(fail).is_err()); // open; from now on every admitted call is a trial
+    assert_eq!(p.call(fail), fail()); // open; from now on every admitted call is a trial
     let (now, peak, trials) = (
         AtomicUsize::new(0),
         AtomicUsize::new(0),
