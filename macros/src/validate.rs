@@ -30,6 +30,8 @@ pub struct Config {
     pub max_inflight: Option<u32>,
     /// Nanoseconds.
     pub timeout: Option<u64>,
+    /// Nanoseconds, greater than 0.
+    pub deadline: Option<u64>,
     pub fallback: Option<syn::Path>,
     /// Tokens a minute.
     pub tpm: Option<f64>,
@@ -67,6 +69,8 @@ pub struct BreakerConfig {
     /// Nanoseconds.
     pub cooldown: Option<u64>,
     pub half_open: Option<u32>,
+    /// Which errors count against the breaker.
+    pub on: Option<syn::Path>,
 }
 
 /// `stale(...)`, checked.
@@ -163,6 +167,9 @@ static TOP: &[Row<Top>] = &[
         t.cfg.max_inflight = v.int(1, e);
     }),
     value("timeout", "timeout = \"2s\"", Top::timeout),
+    value("deadline", "deadline = \"30s\"", |t, v, e| {
+        t.cfg.deadline = v.positive_duration(e);
+    }),
     value("fallback", "fallback = cached_answer", |t, v, e| {
         t.cfg.fallback = v.path(e);
     }),
@@ -223,6 +230,7 @@ static BREAKER: &[Row<BreakerConfig>] = &[
             fits
         });
     }),
+    value("on", "on = is_outage", |c, v, e| c.on = v.path(e)),
 ];
 
 /// The options of `stale(...)`.

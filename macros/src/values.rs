@@ -262,4 +262,21 @@ impl Given<'_> {
         self.wrong(errors, message);
         None
     }
+
+    /// A duration greater than zero (`deadline`), in nanoseconds.
+    pub fn positive_duration(&self, errors: &mut Errors) -> Option<u64> {
+        match self.duration(errors)? {
+            0 => {
+                self.wrong(
+                    errors,
+                    format!(
+                        "`{}` must be greater than 0: write e.g. `{}`",
+                        self.ident, self.example
+                    ),
+                );
+                None
+            }
+            n => Some(n),
+        }
+    }
 }

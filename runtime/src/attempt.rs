@@ -17,8 +17,8 @@ use std::sync::LazyLock;
 
 use crate::bulkhead::Slot;
 use crate::classify::Class;
-use crate::clock::{self, Mode};
-use crate::retry::{Budget, Retry};
+use crate::clock::{self, Mode, Nanos};
+use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
 use crate::Error;
@@ -203,8 +203,29 @@ pub struct Call<'p, R: IsResult> {
     convert: fn(Error) -> R::Err,
     usage: Option<fn(&R::Ok) -> u64>,
     rejected: bool,
+    /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
+    /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
+    until: Nanos,
     _result: PhantomData<fn() -> R>,
 }
+
+/// Tokens reserved for an attempt that must wait for them: given back if the attempt never runs
+/// (its future dropped while it waits, or the bulkhead full after the wait), so that the buckets
+/// are as if it had never asked. Forgotten once the attempt holds its bulkhead slot.
+struct Reservation<'a> {
+    shared: &'a Shared,
+    key: u64,
+    cost: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.shared.refund(self.key, self.cost);
+    }
+}
+
+/// No deadline: a wait as long as the policy allows.
+const NO_LIMIT: Nanos = u64::MAX;
 
 /// Armed around a sync body, and forgotten when it returns: dropped only while the body's panic
 /// unwinds, when it records the failure.
@@ -244,8 +265,9 @@ impl<R: IsResult> Call<'_, R> {
     /// See [`Step`].
     #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
+        let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
-        let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync) {
+        let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 clock::sleep_sync(Duration::from_nanos(wait));
@@ -255,7 +277,7 @@ impl<R: IsResult> Call<'_, R> {
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(r) => return self.rejected(r),
+            Err(r) => return self.turned_away(r, req),
         };
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
@@ -302,18 +324,36 @@ impl<R: IsResult> Call<'_, R> {
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
+        let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
-        let (admitted, wait) = match shared.admit::<TAKE>(req.key, req.cost, clock::now_async) {
-            Ok(admitted) => admitted,
-            Err(r) => return self.rejected(r),
-        };
-        if wait != 0 {
+        let (admitted, wait) =
+            match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
+                Ok(admitted) => admitted,
+                Err(r) => return self.rejected(r),
+            };
+        let slot = if wait == 0 {
+            match shared.enter() {
+                Ok(slot) => slot,
+                Err(r) => return self.turned_away(r, req),
+            }
+        } else {
+            // dropped while it waits, or turned away by the bulkhead after it, the attempt
+            // gives its tokens back
+            let reserved = Reservation {
+                shared,
+                key: req.key,
+                cost: req.cost,
+            };
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-        }
-        let slot = match shared.enter() {
-            Ok(slot) => slot,
-            Err(r) => return self.rejected(r),
+            match shared.enter() {
+                Ok(slot) => {
+                    std::mem::forget(reserved);
+                    slot
+                }
+                Err(r) => return self.rejected(r), // `reserved` drops: the tokens go back
+            }
         };
+        let cut = self.cut();
         let out = {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
@@ -326,13 +366,13 @@ impl<R: IsResult> Call<'_, R> {
                         Err(panic) => Poll::Ready(Err(panic)),
                     },
                 );
-            let caught = match self.plan.timeout {
+            let caught = match cut {
                 None => caught.await,
-                Some(after) => match tokio::time::timeout(after, caught).await {
+                Some(within) => match tokio::time::timeout(within, caught).await {
                     Ok(caught) => caught,
                     Err(_) => Ok(R::from_err((self.convert)(Error::Timeout {
                         policy: shared.name.clone(),
-                        after,
+                        after: self.cut_by(within),
                     }))),
                 },
             };
@@ -354,23 +394,67 @@ impl<R: IsResult> Call<'_, R> {
         Step::Again
     }
 
+    /// The time left before the call's deadline (set at the first attempt), or [`NO_LIMIT`].
+    #[inline(always)]
+    fn limit<const SYNC: bool>(&mut self) -> Nanos {
+        match self.plan.deadline {
+            None => NO_LIMIT,
+            Some(deadline) => self.limit_slow::<SYNC>(deadline),
+        }
+    }
+
+    #[cold]
+    fn limit_slow<const SYNC: bool>(&mut self, deadline: Duration) -> Nanos {
+        let now = if SYNC { Mode::Sync } else { Mode::Async }.now();
+        if self.until == 0 {
+            self.until = now.saturating_add(clock::duration_to_nanos(deadline));
+        }
+        // a token wait must end before the deadline, not at it
+        self.until.saturating_sub(now).saturating_sub(1)
+    }
+
+    /// How long an async attempt may run: the policy's timeout, or what is left of the
+    /// deadline if that is shorter.
+    #[inline(always)]
+    fn cut(&self) -> Option<Duration> {
+        if self.until == 0 {
+            return self.plan.timeout;
+        }
+        Some(Self::cut_slow(self.plan.timeout, self.until))
+    }
+
+    #[cold]
+    fn cut_slow(timeout: Option<Duration>, until: Nanos) -> Duration {
+        let left = Duration::from_nanos(until.saturating_sub(Mode::Async.now()));
+        timeout.map_or(left, |t| t.min(left))
+    }
+
+    /// The limit an attempt cut after `within` ran past: the policy's timeout, unless the
+    /// deadline cut it shorter.
+    #[cold]
+    fn cut_by(&self, within: Duration) -> Duration {
+        match (self.plan.timeout, self.plan.deadline) {
+            (Some(t), _) if t <= within => t,
+            (_, Some(deadline)) => deadline,
+            (timeout, None) => timeout.unwrap_or(within),
+        }
+    }
+
     /// Records the outcome and decides what follows.
     /// The happy path: an `Ok` with nothing to account for (no retry budget to pay into, no
     /// token usage to reconcile) needs only the breaker told.
     #[inline(always)]
     fn is_plain_success(&self, out: &R) -> bool {
-        out.as_err().is_none() && self.plan.budget.is_none() && !self.plan.shared.has_tokens()
+        out.as_err().is_none() && self.plan.shared.plain_ok()
     }
 
     /// Everything else: records the outcome and decides what follows.
     #[inline(never)]
     fn settle<const SYNC: bool>(&mut self, out: R, admitted: Admitted<'_>) -> Settled<R> {
-        let mode = if SYNC { Mode::Sync } else { Mode::Async };
+        let now = if SYNC { Mode::Sync } else { Mode::Async }.now();
         let shared = &*self.plan.shared;
-        if self.retries == 0 {
-            if let Some(budget) = &self.plan.budget {
-                budget.deposit();
-            }
+        if let (0, Some(budget)) = (self.retries, shared.budget()) {
+            budget.deposit(now);
         }
         let Some(e) = out.as_err() else {
             if let (Some(usage), Some(ok)) = (self.usage, out.as_ok()) {
@@ -380,31 +464,71 @@ impl<R: IsResult> Call<'_, R> {
             admitted.success();
             return Settled::Step(Step::Done(out));
         };
-        let now = mode.now();
-        admitted.failure(now);
         let class = (self.classify)(e);
-        // a policy with a limit honours the hint for every caller, not only this one
+        if !class.counts {
+            // neither a success nor a failure: a trial gives its slot back, with no verdict
+            drop(admitted);
+            return Settled::Step(self.finish(out, class.fallback));
+        }
+        admitted.failure(now);
+        // a hint is honoured up to `max_delay`; a policy with a limit holds every caller off
+        // for it, not only this one, and never longer than `max_delay`
+        let cap = self.plan.retry.unwrap_or_default().max_delay;
         if let (Some(hint), true) = (class.retry_after, shared.is_limited()) {
-            shared.hold_off(now.saturating_add(clock::duration_to_nanos(hint)));
+            shared.hold_off(now.saturating_add(clock::duration_to_nanos(hint.min(cap))));
         }
-        if class.retryable {
-            if let Some(retry) = &self.plan.retry {
-                if self.retries < retry.max
-                    && self.plan.budget.as_ref().is_none_or(|b| b.withdraw())
-                {
-                    let wait = retry.wait(self.retries, class.retry_after);
-                    self.retries += 1;
-                    shared.counts.retries.fetch_add(1, Ordering::Relaxed);
-                    return Settled::RetryAfter(wait);
-                }
+        match self.retry_wait(&class, cap, now) {
+            Some(wait) => {
+                self.retries += 1;
+                shared.counts.retries.fetch_add(1, Ordering::Relaxed);
+                Settled::RetryAfter(wait)
             }
+            None => Settled::Step(self.finish(out, class.fallback)),
         }
-        Settled::Step(if class.fallback {
-            shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The wait before the next attempt, if the error, the retry settings, the hint, the
+    /// deadline and the budget all allow one. The budget is asked last: it pays only for a retry
+    /// that will be made.
+    fn retry_wait(&self, class: &Class, cap: Duration, now: Nanos) -> Option<Duration> {
+        let retry = self.plan.retry.as_ref()?;
+        if !class.retryable || self.retries >= retry.max {
+            return None;
+        }
+        if class.retry_after.is_some_and(|hint| hint > cap) {
+            return None; // a hint past `max_delay` ends the retries at once
+        }
+        let wait = retry.wait(self.retries, class.retry_after);
+        let ends = now.saturating_add(clock::duration_to_nanos(wait));
+        if self.until != 0 && ends >= self.until {
+            return None; // the retry would start at or past the deadline
+        }
+        if !self.plan.shared.budget().is_none_or(|b| b.withdraw(now)) {
+            return None;
+        }
+        Some(wait)
+    }
+
+    /// The call ends with `out`: handed to the fallback if it is worth one.
+    fn finish(&self, out: R, fallback: bool) -> Step<R> {
+        if fallback {
+            self.plan
+                .shared
+                .counts
+                .fallbacks
+                .fetch_add(1, Ordering::Relaxed);
             Step::Fallback(out)
         } else {
             Step::Done(out)
-        })
+        }
+    }
+
+    /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back.
+    #[cold]
+    #[inline(never)]
+    fn turned_away(&mut self, refusal: Refusal, req: Req) -> Step<R> {
+        self.plan.shared.refund(req.key, req.cost);
+        self.rejected(refusal)
     }
 
     /// A rejection by the policy itself ends the call: it is not retried, and is worth a
@@ -477,13 +601,13 @@ impl<R: IsResult> Call<'_, R> {
 }
 
 /// What every attempt of one policy reads: the parts shared by its name, and the policy's own
-/// retry, retry budget and timeout.
+/// retry, timeout and deadline.
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
     pub(crate) shared: Arc<Shared>,
     pub(crate) retry: Option<Retry>,
-    pub(crate) budget: Option<Arc<Budget>>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl Plan {
@@ -499,6 +623,7 @@ impl Plan {
             convert: <R::Err as From<Error>>::from,
             usage: None,
             rejected: false,
+            until: 0,
             _result: PhantomData,
         }
     }

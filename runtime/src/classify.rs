@@ -1,4 +1,5 @@
-//! How an error says whether it is worth retrying, worth a fallback, and when to come back.
+//! How an error says whether it is worth retrying, worth a fallback, when to come back, and
+//! whether it says anything of the service's health.
 
 use std::time::Duration;
 
@@ -48,9 +49,34 @@ pub trait Classify {
     }
 
     /// The least time to wait before the next attempt (an HTTP `Retry-After`). In a policy with
-    /// a rate limit it also holds off every other caller until it has passed. Default: `None`.
+    /// a rate limit it also holds off every other caller until it has passed. A hint is
+    /// honoured up to the retry's `max_delay` (30 s without `retry`): one longer ends the
+    /// call's retries at once, and holds callers off for `max_delay` at most. Default: `None`.
     fn retry_after(&self) -> Option<Duration> {
         None
+    }
+
+    /// Whether the error is the caller's own fault: a request the service rightly refused (with
+    /// the `http` feature, a 4xx other than 408, 425 and 429). Such an error says nothing of
+    /// the service's health: it counts neither for nor against the breaker (a half-open trial
+    /// that ends in it gives its slot back), it is not retried, and it is worth a fallback.
+    /// Default: `false`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::Classify;
+    /// struct PromptTooLong;
+    /// impl Classify for PromptTooLong {
+    ///     fn is_caller_fault(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    /// assert!(!PromptTooLong.class().counts);
+    /// assert!(!PromptTooLong.class().retryable);
+    /// ```
+    fn is_caller_fault(&self) -> bool {
+        false
     }
 
     /// All three answers at once.
@@ -63,10 +89,12 @@ pub trait Classify {
     /// assert!(!e.class().retryable);
     /// ```
     fn class(&self) -> Class {
+        let counts = !self.is_caller_fault();
         Class {
-            retryable: self.is_retryable(),
+            retryable: counts && self.is_retryable(),
             fallback: self.is_fallback_worthy(),
             retry_after: self.retry_after(),
+            counts,
         }
     }
 }
@@ -78,9 +106,10 @@ pub trait Classify {
 /// ```
 /// use staunch_runtime::Class;
 /// let c = Class::DEFAULT.retryable_if(false);
-/// assert!(!c.retryable && c.fallback && c.retry_after.is_none());
+/// assert!(!c.retryable && c.fallback && c.retry_after.is_none() && c.counts);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Class {
     /// Another attempt may succeed.
     pub retryable: bool,
@@ -88,6 +117,10 @@ pub struct Class {
     pub fallback: bool,
     /// The least time to wait before the next attempt.
     pub retry_after: Option<Duration>,
+    /// The error counts against the breaker. An error that does not (the caller's own fault,
+    /// or one that `breaker(on = …)` leaves out) is neither a success nor a failure, and is
+    /// not retried.
+    pub counts: bool,
 }
 
 impl Class {
@@ -97,6 +130,7 @@ impl Class {
         retryable: true,
         fallback: true,
         retry_after: None,
+        counts: true,
     };
 
     /// The same classification with `retryable` replaced (what a `retry(on = …)` predicate
@@ -110,6 +144,48 @@ impl Class {
     #[must_use]
     pub const fn retryable_if(self, retryable: bool) -> Class {
         Class { retryable, ..self }
+    }
+
+    /// The same classification with `counts` replaced (what a `breaker(on = …)` predicate
+    /// decides).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!staunch_runtime::Class::DEFAULT.counting_if(false).counts);
+    /// ```
+    #[must_use]
+    pub const fn counting_if(self, counts: bool) -> Class {
+        Class { counts, ..self }
+    }
+
+    /// The same classification with `fallback` replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!staunch_runtime::Class::DEFAULT.fallback_if(false).fallback);
+    /// ```
+    #[must_use]
+    pub const fn fallback_if(self, fallback: bool) -> Class {
+        Class { fallback, ..self }
+    }
+
+    /// The same classification with a retry-after hint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = staunch_runtime::Class::DEFAULT.with_retry_after(Some(Duration::from_secs(2)));
+    /// assert_eq!(c.retry_after, Some(Duration::from_secs(2)));
+    /// ```
+    #[must_use]
+    pub const fn with_retry_after(self, retry_after: Option<Duration>) -> Class {
+        Class {
+            retry_after,
+            ..self
+        }
     }
 }
 

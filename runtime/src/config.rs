@@ -58,6 +58,8 @@ pub struct Config {
     pub max_inflight: Option<usize>,
     /// Per-attempt time limit of async calls.
     pub timeout: Option<Duration>,
+    /// The longest a call may take in all (attempts, waits, hold-offs), its fallback aside.
+    pub deadline: Option<Duration>,
 }
 
 /// A setting the builder was given that is outside its valid values.
@@ -100,6 +102,7 @@ pub(crate) struct Settings {
     pub(crate) wait: Option<Duration>,
     pub(crate) max_inflight: Option<usize>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl Settings {
@@ -117,6 +120,7 @@ impl Settings {
             wait: None,
             max_inflight: None,
             timeout: None,
+            deadline: None,
         }
     }
 
@@ -189,6 +193,11 @@ impl Settings {
         apply("TIMEOUT", &|k, s| {
             k.duration("TIMEOUT").map(|d| s.timeout = Some(d)).is_some()
         });
+        apply("DEADLINE", &|k, s| {
+            k.duration("DEADLINE")
+                .map(|d| s.deadline = Some(d))
+                .is_some()
+        });
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -244,6 +253,9 @@ impl Settings {
         if self.max_inflight == Some(0) {
             return fail("`max_inflight` must be at least 1");
         }
+        if self.deadline == Some(Duration::ZERO) {
+            return fail("`deadline` must be greater than 0");
+        }
         Ok(())
     }
 
@@ -277,6 +289,7 @@ impl Settings {
             }),
             max_inflight: self.max_inflight,
             timeout: self.timeout,
+            deadline: self.deadline,
         }
     }
 }

@@ -8,25 +8,31 @@ use std::time::{Duration, SystemTime};
 use crate::classify::Class;
 use crate::shared::Observed;
 
-/// How a response status classifies: 408, 425, 429, 500, 502, 503 and 504 are retryable; every
-/// other status is not, but is worth a fallback (another provider may answer what this one
-/// refused).
+/// How a response status classifies: 408, 425, 429, 500, 502, 503, 504 and 529 (overloaded,
+/// as Anthropic's API says it) are retryable; every other status is not, but is worth a fallback
+/// (another provider may answer what this one refused). A 4xx other than 408, 425 and 429 is the
+/// caller's own fault (the provider is healthy, the request was wrong): it does not count
+/// against the breaker.
 ///
 /// # Examples
 ///
 /// ```
 /// use staunch_runtime::http::status_class;
-/// assert!(status_class(429).retryable);
+/// assert!(status_class(429).retryable && status_class(429).counts);
 /// assert!(status_class(503).retryable);
-/// assert!(!status_class(400).retryable && status_class(400).fallback);
+/// assert!(status_class(529).retryable);
+/// let bad_request = status_class(400);
+/// assert!(!bad_request.retryable && bad_request.fallback && !bad_request.counts);
 /// ```
 #[must_use]
 pub fn status_class(status: u16) -> Class {
-    Class {
-        retryable: matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504),
-        fallback: true,
-        retry_after: None,
-    }
+    let caller_fault = (400..500).contains(&status) && !matches!(status, 408 | 425 | 429);
+    Class::DEFAULT
+        .retryable_if(matches!(
+            status,
+            408 | 425 | 429 | 500 | 502 | 503 | 504 | 529
+        ))
+        .counting_if(!caller_fault)
 }
 
 /// Parses a `Retry-After` value: delay seconds (`120`) or an HTTP date
@@ -234,10 +240,7 @@ mod with_reqwest {
                     status,
                     retry_after,
                     ..
-                } => Class {
-                    retry_after: *retry_after,
-                    ..status_class(*status)
-                },
+                } => status_class(*status).with_retry_after(*retry_after),
                 HttpError::Transport(e) => e.class(),
                 HttpError::Policy(e) => e.class(),
             }
@@ -251,6 +254,9 @@ mod with_reqwest {
         fn retry_after(&self) -> Option<Duration> {
             self.class().retry_after
         }
+        fn is_caller_fault(&self) -> bool {
+            !self.class().counts
+        }
     }
 
     impl Classify for reqwest::Error {
@@ -261,6 +267,12 @@ mod with_reqwest {
                 return status_class(status.as_u16()).retryable;
             }
             self.is_timeout() || self.is_connect() || self.is_request() || self.is_body()
+        }
+
+        /// A 4xx status other than 408, 425 and 429 (see [`status_class`]).
+        fn is_caller_fault(&self) -> bool {
+            self.status()
+                .is_some_and(|s| !status_class(s.as_u16()).counts)
         }
     }
 

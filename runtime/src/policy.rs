@@ -10,9 +10,7 @@ use crate::clock::{self, Mode};
 use crate::config::{ConfigError, Settings};
 use crate::handle::Handle;
 use crate::registry;
-use crate::retry::Budget;
 use crate::shared::Shared;
-use crate::sync::Arc;
 use crate::{Breaker, Config, Error, Retry, Stale};
 
 /// Builds a [`Policy`]: each part optional.
@@ -188,11 +186,32 @@ impl PolicyBuilder {
         self
     }
 
+    /// The longest a call may take in all: attempts, backoff waits, token waits and hold-offs
+    /// together (the fallback runs outside it). A retry whose wait would end past it is not
+    /// started, the call ending with its last error (or its fallback); a wait for a token that
+    /// cannot end before it fails at once with
+    /// [`Error::RateLimited`](crate::Error::RateLimited); an async attempt still running when
+    /// it passes is cancelled with [`Error::Timeout`](crate::Error::Timeout). Greater than 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = staunch_runtime::Policy::builder("docs-b-deadline").deadline(Duration::from_secs(5)).build().unwrap();
+    /// assert_eq!(p.config().deadline, Some(Duration::from_secs(5)));
+    /// let e = staunch_runtime::Policy::builder("docs-b-no-time").deadline(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(e.to_string(), "policy `docs-b-no-time`: `deadline` must be greater than 0");
+    /// ```
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.0.deadline = Some(d);
+        self
+    }
+
     /// Applies the environment's overrides, checks every setting, and returns the policy.
     ///
     /// The breaker, limiter and bulkhead belong to the name: if a policy of this name exists
-    /// already, the new one shares them (and their first configuration); retry and timeout are
-    /// the new policy's own.
+    /// already, the new one shares them (and their first configuration, the retry budget's
+    /// fraction included); retry, timeout and deadline are the new policy's own.
     ///
     /// # Errors
     ///
@@ -214,12 +233,9 @@ impl PolicyBuilder {
         Ok(Policy {
             plan: Plan {
                 shared,
-                budget: settings
-                    .retry
-                    .and_then(|r| r.budget)
-                    .map(|b| Arc::new(Budget::new(b))),
                 retry: settings.retry,
                 timeout: settings.timeout,
+                deadline: settings.deadline,
             },
         })
     }
@@ -311,6 +327,7 @@ impl Policy {
         Config {
             retry: self.plan.retry,
             timeout: self.plan.timeout,
+            deadline: self.plan.deadline,
             ..self.plan.shared.config.clone()
         }
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::clock::Nanos;
 use crate::sync::{AtomicU64, Ordering};
 
 /// How a failed attempt is retried: at most `max` more times; before retry `k` (from 0) wait
@@ -120,11 +121,13 @@ impl Retry {
         self
     }
 
-    /// Retries may add at most this fraction of the policy's recent first attempts (`0.1`: at
-    /// most one retry per ten calls), so that an outage cannot multiply the load on a service
-    /// that is already struggling. A retry the budget cannot pay for is not made: the call ends
-    /// with its error (or its fallback). The budget saves credit from at most the last hundred
-    /// retries' worth of first attempts. Default: no budget.
+    /// Retries may add at most this fraction of the policy's first attempts of the last ten
+    /// seconds (`0.1`: one retry per ten calls), plus a floor of one retry a second (ten over the
+    /// window), so that an outage cannot multiply the load on a service that is already
+    /// struggling while a quiet client still retries. The budget belongs to the policy's name:
+    /// every function of one name pays into and draws from one budget (the first to create the
+    /// name sets its fraction). A retry the budget cannot pay for is not made: the call ends
+    /// with its error (or its fallback). Default: no budget.
     ///
     /// # Examples
     ///
@@ -258,41 +261,94 @@ impl Default for Retry {
     }
 }
 
-/// A retry budget: every first attempt deposits `fraction` of a retry, every retry withdraws one.
+/// How far back a retry budget looks, in seconds.
+const WINDOW_SECS: u64 = 10;
+/// The retries a budget allows a second whatever the first attempts (tower's `min_per_sec`).
+const FLOOR_PER_SEC: u64 = 1;
+/// A slot's fields: the second it counts (low 20 bits), first attempts (22), retries (22).
+const SECOND_BITS: u32 = 20;
+const COUNT_BITS: u32 = 22;
+const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
+
+const fn slot(second: u64, deposits: u64, retries: u64) -> u64 {
+    (second & ((1 << SECOND_BITS) - 1))
+        | (deposits << SECOND_BITS)
+        | (retries << (SECOND_BITS + COUNT_BITS))
+}
+const fn second_of(s: u64) -> u64 {
+    s & ((1 << SECOND_BITS) - 1)
+}
+const fn deposits_of(s: u64) -> u64 {
+    (s >> SECOND_BITS) & COUNT_MAX
+}
+const fn retries_of(s: u64) -> u64 {
+    s >> (SECOND_BITS + COUNT_BITS)
+}
+
+/// A retry budget over the last ten seconds, one slot a second (tower's `TpsBudget`, without a
+/// lock): retries may number at most `FLOOR_PER_SEC × 10 + ratio × first attempts` over the
+/// window. Two retries racing for the last unit may both pass; the budget bounds load, it is
+/// not a lock.
 #[derive(Debug)]
 pub(crate) struct Budget {
-    /// Credit in millionths of a retry.
-    credit: AtomicU64,
-    deposit: u64,
-    cap: u64,
+    /// Retries per first attempt, in millionths.
+    ratio: u64,
+    slots: [AtomicU64; WINDOW_SECS as usize],
 }
 
 const ONE: u64 = 1_000_000;
 
 impl Budget {
-    pub(crate) fn new(fraction: f64) -> Self {
-        let deposit = ((fraction * ONE as f64).round() as u64).max(1);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturating cast
+    pub(crate) fn new(ratio: f64) -> Self {
         Budget {
-            credit: AtomicU64::new(0),
-            deposit,
-            cap: 100 * ONE,
+            ratio: ((ratio * ONE as f64).round() as u64).max(1),
+            slots: std::array::from_fn(|_| AtomicU64::new(slot(u64::MAX, 0, 0))),
         }
     }
 
-    /// A first attempt was made.
-    pub(crate) fn deposit(&self) {
-        let _ = self
-            .credit
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
-                (c < self.cap).then(|| (c + self.deposit).min(self.cap))
-            });
+    /// Adds `deposits` first attempts and `retries` retries to the slot of `second`.
+    fn record(&self, second: u64, deposits: u64, retries: u64) {
+        #[allow(clippy::cast_possible_truncation)] // below WINDOW_SECS
+        let cell = &self.slots[(second % WINDOW_SECS) as usize];
+        let _ = cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            let (d, r) = if second_of(s) == second_of(second) {
+                (deposits_of(s), retries_of(s))
+            } else {
+                (0, 0) // a slot of an earlier window: counted afresh
+            };
+            Some(slot(
+                second,
+                (d + deposits).min(COUNT_MAX),
+                (r + retries).min(COUNT_MAX),
+            ))
+        });
     }
 
-    /// Pays for one retry, if the credit allows.
-    pub(crate) fn withdraw(&self) -> bool {
-        self.credit
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(ONE))
-            .is_ok()
+    /// A first attempt was made at `now`.
+    pub(crate) fn deposit(&self, now: Nanos) {
+        self.record(now / 1_000_000_000, 1, 0);
+    }
+
+    /// Pays for one retry at `now`, if the window's first attempts and the floor allow it.
+    pub(crate) fn withdraw(&self, now: Nanos) -> bool {
+        let second = now / 1_000_000_000;
+        let (mut deposits, mut retries) = (0, 0);
+        for cell in &self.slots {
+            let s = cell.load(Ordering::Acquire);
+            // in the window: one of the last ten seconds (on 20 bits, which wrap)
+            let age = second_of(second).wrapping_sub(second_of(s)) & ((1 << SECOND_BITS) - 1);
+            if age < WINDOW_SECS {
+                deposits += deposits_of(s);
+                retries += retries_of(s);
+            }
+        }
+        let allowance = (FLOOR_PER_SEC * WINDOW_SECS * ONE).saturating_add(deposits * self.ratio);
+        if (retries + 1) * ONE > allowance {
+            return false;
+        }
+        self.record(second, 0, 1);
+        true
     }
 }
 
@@ -300,23 +356,64 @@ impl Budget {
 mod tests {
     use super::*;
 
+    const SEC: u64 = 1_000_000_000;
+
     #[test]
-    fn retries_never_exceed_the_fraction_of_first_attempts() {
+    fn a_quiet_client_still_retries_once_a_second() {
         let b = Budget::new(0.1);
-        let mut retries = 0;
+        let t0 = 100 * SEC;
+        // no first attempt at all: the floor alone, ten over the window
+        for i in 0..10 {
+            assert!(b.withdraw(t0), "retry {i} within the floor");
+        }
+        assert!(!b.withdraw(t0));
+        // ten seconds later the window has moved on: the floor again
+        assert!(b.withdraw(t0 + 10 * SEC));
+    }
+
+    #[test]
+    fn retries_never_exceed_the_floor_plus_the_fraction_of_first_attempts() {
+        let b = Budget::new(0.1);
+        let mut retries = 0u32;
+        let t = 50 * SEC; // all in one second
         for first in 1..=1000u32 {
-            b.deposit();
+            b.deposit(t);
             // every call wants all three retries
             for _ in 0..3 {
-                if b.withdraw() {
+                if b.withdraw(t) {
                     retries += 1;
                 }
             }
             assert!(
-                f64::from(retries) <= 0.1 * f64::from(first) + 1e-9,
+                f64::from(retries) <= 10.0 + 0.1 * f64::from(first) + 1e-9,
                 "{retries} retries for {first} calls"
             );
         }
-        assert_eq!(retries, 100);
+        assert_eq!(retries, 10 + 100);
+    }
+
+    #[test]
+    fn first_attempts_older_than_ten_seconds_pay_for_nothing() {
+        let b = Budget::new(1.0);
+        let t0 = 7 * SEC;
+        for _ in 0..100 {
+            b.deposit(t0);
+        }
+        let mut ok = 0;
+        while b.withdraw(t0 + 9 * SEC) {
+            ok += 1;
+        }
+        assert_eq!(
+            ok, 110,
+            "the floor and the hundred deposits, still in the window"
+        );
+        let mut later = 0;
+        while b.withdraw(t0 + 10 * SEC) {
+            later += 1;
+        }
+        // the deposits (and the retries) of second 7 left the window; the retries of second 16
+        // still count against the floor
+        assert_eq!(later, 0);
+        assert!(b.withdraw(t0 + 20 * SEC));
     }
 }

@@ -12,6 +12,7 @@ use crate::bulkhead::{Bulkhead, Slot};
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::config::Config;
 use crate::limiter::{max_wait, Limiter};
+use crate::retry::Budget;
 use crate::sync::{global, AtomicU64, Ordering};
 use crate::Error;
 
@@ -40,6 +41,10 @@ pub(crate) struct Shared {
     /// Until when every caller is held off (a retry-after hint); 0: no hold-off.
     hold_until: AtomicU64,
     bulkhead: Bulkhead,
+    /// The retry budget of every function of the name.
+    budget: Option<Budget>,
+    /// An `Ok` needs only the breaker told: no budget to pay into, no tokens to reconcile.
+    plain_ok: bool,
     pub(crate) config: Config,
     pub(crate) counts: Counts,
 }
@@ -112,14 +117,16 @@ impl Shared {
             hold_until: AtomicU64::new(0),
             counts: Counts::default(),
             bulkhead: Bulkhead::new(config.max_inflight),
+            budget: config.retry.and_then(|r| r.budget).map(Budget::new),
+            plain_ok: config.tokens.is_none() && config.retry.is_none_or(|r| r.budget.is_none()),
             config,
         }
     }
 
     /// The parts before the bulkhead, in order: the breaker's pass, and how long to wait for
     /// the hold-off and the reserved tokens (`key`'s request token and `cost` tokens of the
-    /// token limit) before the call. With [`LOOK`], takes nothing and counts any wait as a
-    /// refusal. Reads `clock` only when the breaker is not closed, or there is a limiter or a
+    /// token limit) before the call, at most `limit` (the time left before the call's
+    /// deadline). With [`LOOK`], takes nothing and counts any wait as a refusal. Reads `clock` only when the breaker is not closed, or there is a limiter or a
     /// hold-off.
     #[inline(always)]
     pub(crate) fn admit<const TAKE: bool>(
@@ -127,6 +134,7 @@ impl Shared {
         key: u64,
         cost: u64,
         clock: fn() -> Nanos,
+        limit: Nanos,
     ) -> Result<(Admitted<'_>, Nanos), Refusal> {
         let pass = match &self.breaker {
             None => Pass::Closed,
@@ -142,7 +150,7 @@ impl Shared {
         if hold == 0 && self.limiter.is_none() && tokens.is_none() {
             return Ok((admitted, 0));
         }
-        let wait = self.wait::<TAKE>(key, cost, hold, tokens, clock())?;
+        let wait = self.wait::<TAKE>(key, cost, hold, tokens, clock(), limit)?;
         Ok((admitted, wait))
     }
 
@@ -156,8 +164,9 @@ impl Shared {
         hold: Nanos,
         tokens: Option<&Limiter>,
         now: Nanos,
+        limit: Nanos,
     ) -> Result<Nanos, Refusal> {
-        let max_wait = if TAKE { self.max_wait } else { 0 };
+        let max_wait = if TAKE { self.max_wait.min(limit) } else { 0 };
         let mut wait = 0;
         if hold != 0 {
             if now >= hold {
@@ -206,7 +215,7 @@ impl Shared {
     /// Would a call with `key` be admitted at once? An admission that takes nothing, then a
     /// look at the bulkhead.
     pub(crate) fn preflight(&self, key: u64, clock: fn() -> Nanos) -> Result<(), Refusal> {
-        self.admit::<LOOK>(key, 0, clock)?;
+        self.admit::<LOOK>(key, 0, clock, 0)?;
         match self.bulkhead.limit() {
             Some(limit) if self.bulkhead.inflight() >= limit => Err(Refusal::Full(limit)),
             _ => Ok(()),
@@ -234,10 +243,27 @@ impl Shared {
         self.limiter.is_some() || self.tokens.is_some()
     }
 
-    /// Has a token limit, whose estimates are reconciled after a successful call.
+    /// Whether an `Ok` needs only the breaker told (no retry budget, no token limit).
     #[inline]
-    pub(crate) fn has_tokens(&self) -> bool {
-        self.tokens.is_some()
+    pub(crate) fn plain_ok(&self) -> bool {
+        self.plain_ok
+    }
+
+    /// The retry budget of the name, if it has one.
+    pub(crate) fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    /// Gives back what an admission reserved for a call that never ran: `key`'s request token
+    /// and `cost` tokens of the token limit. The buckets are as if it had never asked.
+    #[cold]
+    pub(crate) fn refund(&self, key: u64, cost: u64) {
+        if let Some(l) = &self.limiter {
+            l.adjust(key, -1);
+        }
+        if let (Some(t), true) = (&self.tokens, cost > 0) {
+            t.adjust(0, -i64::try_from(cost).unwrap_or(i64::MAX));
+        }
     }
 
     /// Holds off every caller until `until` (a retry-after hint seen by one of them).

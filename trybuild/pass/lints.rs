@@ -44,12 +44,13 @@ pub fn cached(id: u64, _name: &str) -> Result<u64, MyError> {
 #[resilient(
     name = "lints-all",
     retry(max = 3, backoff = 2.0, delay = "100ms", max_delay = "30s", jitter = 0.5, on = transient),
-    breaker(threshold = 5, cooldown = 30, half_open = 2),
+    breaker(threshold = 5, cooldown = 30, half_open = 2, on = transient),
     rps = 10,
     burst = 20,
     key = id,
     wait = 0.5,
     max_inflight = 8,
+    deadline = "10s",
     fallback = cached
 )]
 pub fn everything(id: u64, name: &str) -> Result<u64, MyError> {

@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `fallback`, `tpm`, `cost`, `usage`, `stale`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `tpm`, `cost`, `usage`, `stale`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -329,7 +329,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `fallback`, `tpm`, `cost`, `usage`, `stale`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `tpm`, `cost`, `usage`, `stale`",
         ]
     );
 }
@@ -384,8 +384,41 @@ fn the_lists_are_the_tables() {
             format!("unknown option `zzz` of `{group}`; expected one of {list}")
         );
     }
-    assert_eq!(list(BREAKER), "`threshold`, `cooldown`, `half_open`");
+    assert_eq!(list(BREAKER), "`threshold`, `cooldown`, `half_open`, `on`");
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
     assert_eq!(groups, ["retry", "breaker", "stale"]);
+}
+
+#[test]
+fn deadline_is_a_duration_greater_than_zero() {
+    assert_eq!(ok("deadline = \"30s\"").deadline, Some(30_000_000_000));
+    assert_eq!(ok("deadline = 0.5").deadline, Some(500_000_000));
+    assert_eq!(
+        err("deadline = 0"),
+        ["`deadline` must be greater than 0: write e.g. `deadline = \"30s\"`"]
+    );
+    assert_eq!(
+        err("deadline = \"0ms\""),
+        ["`deadline` must be greater than 0: write e.g. `deadline = \"30s\"`"]
+    );
+    assert_eq!(err("deadline = -1"), ["`deadline` must not be negative"]);
+    // on a sync function too: it bounds the waits there
+    let (cfg, errors) = check("deadline = 1", "fn f() -> Result<(), E> { Ok(()) }");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(cfg.deadline, Some(1_000_000_000));
+}
+
+#[test]
+fn breaker_on_is_a_path() {
+    let b = ok("breaker(on = counts_against)").breaker.unwrap();
+    assert!(b.on.unwrap().is_ident("counts_against"));
+    assert_eq!(
+        err("breaker(on = 3)"),
+        ["`on` takes the path of a function: write e.g. `on = is_outage`"]
+    );
+    assert_eq!(
+        err("breaker(on = a, on = b)"),
+        ["`on` is set twice in `breaker(…)`; remove one of them"]
+    );
 }
