@@ -169,3 +169,84 @@ fn a_bare_breaker_opens_after_five() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(bare(), Err(Fail::Fatal));
 }
+
+/// Only outages count: a bad request is the caller's own fault.
+fn is_outage(e: &Fail) -> bool {
+    *e != Fail::Fatal
+}
+
+static JUDGED: Counter = Counter::new();
+
+#[resilient(
+    breaker(threshold = 2, cooldown = "10s", on = is_outage),
+    retry(max = 3, delay = 0),
+    name = "breaker-on",
+    fallback = judged_fallback
+)]
+fn judged(outage: bool) -> Result<u32, Fail> {
+    let n = JUDGED.next();
+    if outage {
+        Err(Fail::Boom(n))
+    } else {
+        Err(Fail::Fatal)
+    }
+}
+
+fn judged_fallback(_outage: bool) -> Result<u32, Fail> {
+    Ok(0)
+}
+
+#[test]
+fn breaker_on_leaves_out_what_does_not_count_and_such_errors_are_not_retried() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    for n in 1..=5 {
+        // not retried, handed to the fallback, and the breaker stays closed
+        assert_eq!(judged(false), Ok(0));
+        assert_eq!(JUDGED.get(), n);
+    }
+    let s = signals("breaker-on").unwrap();
+    assert_eq!(
+        (s.circuit, s.consecutive_failures),
+        (CircuitState::Closed, 0)
+    );
+    // an outage counts, and is retried until the breaker opens
+    assert_eq!(judged(true), Ok(0));
+    assert_eq!(
+        JUDGED.get(),
+        5 + 2,
+        "the second failure opened it: no third attempt"
+    );
+    assert_eq!(signals("breaker-on").unwrap().circuit, CircuitState::Open);
+}
+
+static JUDGED_ASYNC: Counter = Counter::new();
+
+#[resilient(breaker(threshold = 1, cooldown = 5, half_open = 1, on = is_outage), name = "breaker-on-async")]
+async fn judged_async(outage: bool) -> Result<u32, Fail> {
+    tokio::task::yield_now().await;
+    let n = JUDGED_ASYNC.next();
+    if outage {
+        Err(Fail::Boom(n))
+    } else {
+        Err(Fail::Fatal)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_open_trial_that_does_not_count_gives_its_slot_back() {
+    assert_eq!(judged_async(true).await, Err(Fail::Boom(1)));
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(judged_async(false).await, Err(Fail::Fatal));
+    assert_eq!(
+        signals("breaker-on-async").unwrap().circuit,
+        CircuitState::HalfOpen,
+        "no verdict"
+    );
+    // the trial slot came back: the next call is a trial too, and an outage re-opens it
+    assert_eq!(judged_async(true).await, Err(Fail::Boom(3)));
+    assert_eq!(
+        signals("breaker-on-async").unwrap().circuit,
+        CircuitState::Open
+    );
+}

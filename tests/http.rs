@@ -45,6 +45,75 @@ async fn serve() -> String {
         .route(
             "/missing",
             get(|| async { (StatusCode::NOT_FOUND, "no such model") }),
+        )
+        // the error bodies LLM APIs send
+        .route(
+            "/openai-quota",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    r#"{"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/openai-rate",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "2")],
+                    r#"{"error": {"message": "Rate limit reached for requests", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/anthropic-overloaded",
+            get(|| async {
+                (
+                    StatusCode::from_u16(529).unwrap(),
+                    r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/anthropic-spend-limit",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    r#"{"type": "error", "error": {"type": "rate_limit_error", "message": "Spend limit reached", "details": {"error_code": "enforced_spend_limit_reached"}}}"#,
+                )
+            }),
+        )
+        .route(
+            "/anthropic-credit",
+            get(|| async {
+                (
+                    StatusCode::BAD_REQUEST,
+                    r#"{"type": "error", "error": {"type": "invalid_request_error", "message": "Your credit balance is too low to access the Anthropic API."}}"#,
+                )
+            }),
+        )
+        .route(
+            "/deepseek-balance",
+            get(|| async {
+                (
+                    StatusCode::PAYMENT_REQUIRED,
+                    r#"{"error": {"message": "Insufficient Balance", "type": "unknown_error", "param": null, "code": "invalid_request_error"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/too-long",
+            get(|| async {
+                (
+                    StatusCode::BAD_REQUEST,
+                    r#"{"error": {"message": "This model's maximum context length is 8192 tokens.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/unauthorized",
+            get(|| async { (StatusCode::UNAUTHORIZED, r#"{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}"#) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -115,4 +184,51 @@ async fn transport_errors_are_retryable_and_status_errors_classify_by_status() {
         .error_for_status()
         .unwrap_err();
     assert!(status.is_retryable());
+}
+
+#[tokio::test]
+async fn the_errors_llm_apis_send_classify_as_what_they_mean() {
+    let base = serve().await;
+    let get = |path: &str| fetch(format!("{base}/{path}"));
+
+    // a spent key: never retried, not the provider's fault, the key's
+    for path in [
+        "openai-quota",
+        "anthropic-spend-limit",
+        "anthropic-credit",
+        "deepseek-balance",
+    ] {
+        let e = get(path).await.unwrap_err();
+        let class = e.class();
+        assert!(
+            !class.retryable && class.fallback && !class.counts,
+            "{path}: {class:?}"
+        );
+        assert!(e.is_quota_exhausted() && e.is_key_fault(), "{path}");
+    }
+    let openai = get("openai-quota").await.unwrap_err();
+    let HttpError::Status { api: Some(api), .. } = &openai else {
+        panic!("{openai:?}")
+    };
+    assert_eq!(
+        (api.code.as_deref(), api.kind.as_deref()),
+        (Some("insufficient_quota"), Some("insufficient_quota"))
+    );
+
+    // a rate limit and an overload: retried, and they count against the provider
+    let rate = get("openai-rate").await.unwrap_err();
+    assert!(rate.is_retryable() && rate.class().counts && !rate.is_key_fault());
+    assert_eq!(rate.retry_after(), Some(Duration::from_secs(2)));
+    let overloaded = get("anthropic-overloaded").await.unwrap_err();
+    assert!(overloaded.is_retryable() && overloaded.class().counts);
+
+    // a prompt that is too long: the caller's fault, not retried, not counted
+    let too_long = get("too-long").await.unwrap_err();
+    let class = too_long.class();
+    assert!(!class.retryable && class.fallback && !class.counts);
+    assert!(!too_long.is_key_fault());
+
+    // a revoked key: the key's fault, and not the provider's
+    let unauthorized = get("unauthorized").await.unwrap_err();
+    assert!(unauthorized.is_key_fault() && !unauthorized.class().counts);
 }

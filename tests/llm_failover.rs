@@ -74,11 +74,7 @@ impl Transport for Sim {
                 status,
                 retry_after,
                 ..
-            } => Err(HttpError::Status {
-                status,
-                retry_after,
-                body: String::new(),
-            }),
+            } => Err(HttpError::status(status, retry_after, String::new())),
         }
     }
 }

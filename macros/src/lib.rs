@@ -46,16 +46,18 @@ use proc_macro::TokenStream;
 /// | `breaker(threshold = N)` | `5` | N ≥ 1 | open after N failures in a row |
 /// | `breaker(cooldown = D)` | `30` (seconds) | a duration | how long it stays open before trial calls |
 /// | `breaker(half_open = M)` | `1` | 1 ≤ M ≤ 65535 | trial calls at a time; M successes close it |
+/// | `breaker(on = path)` | every error counts (but the caller's own faults) | a `fn(&E) -> bool` | which errors count against the breaker; one that does not is neither a success nor a failure, is not retried, and goes to the fallback |
 /// | `rps = R` / `rpm = R` | no limit | R > 0, not both | a token bucket refilled at R a second / a minute |
 /// | `burst = B` | one second of `rps`, at least 1 | B ≥ 1; needs `rps` or `rpm` | the bucket's size |
 /// | `key = expr` | one bucket | an expression over the arguments whose value is `Hash`; needs `rps` or `rpm` | one bucket per value |
 /// | `wait = D` | wait as long as it takes | a duration; needs `rps` or `rpm` | the longest a call waits for a token, then `Error::RateLimited` |
 /// | `max_inflight = N` | no bulkhead | N ≥ 1 | at most N calls in flight; one more fails with `Error::BulkheadFull` |
 /// | `timeout = D` | none | a duration; `async` functions only | each attempt's time limit, then `Error::Timeout` |
+/// | `deadline = D` | none | a duration > 0 | the longest the whole call may take: attempts, backoff waits, token waits and hold-offs; no retry starts past it, no token is waited for past it (`Error::RateLimited` at once), an async attempt running at it is cancelled (`Error::Timeout`); the fallback runs outside it |
 /// | `tpm = R` | no token limit | R > 0 | a token bucket of R tokens a minute beside any request rate (an LLM provider's TPM) |
 /// | `cost = expr` | 0 | an expression over the arguments giving a `u64`; needs `tpm` | the call's estimated tokens, taken before each attempt |
 /// | `usage = path` | none | a `fn(&T) -> u64` over the `Ok` value; needs `tpm` | the tokens really used: the difference from `cost` is refunded or charged |
-/// | `retry(budget = F)` | no budget | F > 0 | retries may add at most F × recent first attempts |
+/// | `retry(budget = F)` | no budget | F > 0 | the retries of the policy's name may add at most F × its first attempts of the last ten seconds, plus a floor of one retry a second |
 /// | `stale` or `stale(max_age = D, capacity = N)` | `max_age = "10m"`, `capacity = 1000` | N ≥ 1; the arguments `Hash`, the `Ok` value `Clone + Send + Sync + 'static` | when the call (and its fallback) finally fails, answer the last good result for the same arguments, if younger than `max_age` |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 ///
@@ -126,10 +128,14 @@ use proc_macro::TokenStream;
 ///
 /// # Errors and classification
 ///
-/// Every `Err` counts as a failure and is retried, unless `retry(on = …)` says otherwise or the
-/// error type implements `staunch::Classify` (found by autoref specialization when the error type
-/// is concrete, or bounded by `Classify` in a generic function). The policy's own rejections
-/// (`staunch::Error`) reach the caller converted with `From`.
+/// Every `Err` counts as a failure and is retried, unless `retry(on = …)` or `breaker(on = …)`
+/// says otherwise or the error type implements `staunch::Classify` (found by autoref
+/// specialization when the error type is concrete, or bounded by `Classify` in a generic
+/// function). An error that does not count against the breaker (the caller's own fault, such as
+/// an HTTP 400 with the `http` feature) is neither a success nor a failure: it is not retried and
+/// goes to the fallback. A retry-after hint is honoured up to `max_delay` (30 s without `retry`);
+/// a longer one ends the retries at once. The policy's own rejections (`staunch::Error`) reach
+/// the caller converted with `From`.
 ///
 /// # Limitations
 ///

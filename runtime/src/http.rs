@@ -35,6 +35,73 @@ pub fn status_class(status: u16) -> Class {
         .counting_if(!caller_fault)
 }
 
+/// What an LLM provider said went wrong, read from an error response's JSON body: OpenAI's and
+/// DeepSeek's `{"error": {"message": …, "type": …, "code": …}}`, and Anthropic's
+/// `{"type": "error", "error": {"type": …, "message": …, "details": {"error_code": …}}}`.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::http::ApiError;
+/// let openai = r#"{"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}"#;
+/// let e = ApiError::parse(openai).unwrap();
+/// assert_eq!(e.code.as_deref(), Some("insufficient_quota"));
+/// assert!(e.is_quota_exhausted());
+/// let anthropic = r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
+/// assert_eq!(ApiError::parse(anthropic).unwrap().kind.as_deref(), Some("overloaded_error"));
+/// assert_eq!(ApiError::parse("<html>bad gateway</html>"), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The machine-readable code (`insufficient_quota`; Anthropic's `details.error_code`, such
+    /// as `enforced_spend_limit_reached`).
+    pub code: Option<String>,
+    /// The error's type (`insufficient_quota`, `rate_limit_error`, `overloaded_error`, …).
+    pub kind: Option<String>,
+    /// The human-readable message.
+    pub message: Option<String>,
+}
+
+impl ApiError {
+    /// Reads a provider's error body; `None` when it is not JSON or holds no `error` object.
+    #[must_use]
+    pub fn parse(body: &str) -> Option<ApiError> {
+        let value: serde_json::Value = serde_json::from_str(body).ok()?;
+        let error = value.get("error")?;
+        let text = |v: Option<&serde_json::Value>| match v? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let code = text(error.get("code"))
+            .or_else(|| text(error.get("details").and_then(|d| d.get("error_code"))));
+        Some(ApiError {
+            code,
+            kind: text(error.get("type")),
+            message: text(error.get("message")),
+        })
+    }
+
+    /// Whether the key's money or quota is gone, which no retry mends: OpenAI's
+    /// `insufficient_quota`, Anthropic's `billing_error` and `enforced_spend_limit_reached`,
+    /// and a message saying the credit balance is too low.
+    #[must_use]
+    pub fn is_quota_exhausted(&self) -> bool {
+        let says = |field: &Option<String>, what: &[&str]| {
+            field.as_deref().is_some_and(|f| what.contains(&f))
+        };
+        says(
+            &self.code,
+            &["insufficient_quota", "enforced_spend_limit_reached"],
+        ) || says(&self.kind, &["insufficient_quota", "billing_error"])
+            || self.message.as_deref().is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("credit balance is too low") || m.contains("insufficient balance")
+            })
+    }
+}
+
 /// Parses a `Retry-After` value: delay seconds (`120`) or an HTTP date
 /// (`Wed, 21 Oct 2015 07:28:00 GMT`), the latter relative to `now`. A date in the past is no
 /// wait at all.
@@ -136,22 +203,26 @@ pub fn observed_from<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) 
 mod with_reqwest {
     use std::time::{Duration, SystemTime};
 
-    use super::{parse_retry_after, status_class};
+    use super::{parse_retry_after, status_class, ApiError};
     use crate::classify::{Class, Classify};
     use crate::shared::Observed;
 
     /// An HTTP call's error: a status the server answered with, a transport failure, or a
     /// policy's rejection. Classifies itself: see [`status_class`]; transport timeouts and
-    /// connection failures are retryable; a `Retry-After` becomes the retry-after hint.
+    /// connection failures are retryable; a `Retry-After` becomes the retry-after hint. A key
+    /// whose quota or money is gone ([`ApiError::is_quota_exhausted`], or a 402) is not
+    /// retryable, does not count against the provider's breaker, and is a key fault.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     /// use staunch_runtime::{http::HttpError, Classify};
-    /// let e = HttpError::Status { status: 429, retry_after: Some(Duration::from_secs(3)), body: String::new() };
-    /// assert!(e.is_retryable());
-    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+    /// let busy = HttpError::status(429, Some(Duration::from_secs(3)), String::new());
+    /// assert!(busy.is_retryable());
+    /// assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
+    /// let broke = HttpError::status(429, None, r#"{"error": {"type": "insufficient_quota", "code": "insufficient_quota"}}"#.into());
+    /// assert!(!broke.is_retryable() && broke.is_key_fault() && !broke.class().counts);
     /// ```
     #[derive(Debug, thiserror::Error)]
     #[non_exhaustive]
@@ -165,6 +236,8 @@ mod with_reqwest {
             retry_after: Option<Duration>,
             /// The response body (as text, possibly empty).
             body: String,
+            /// What the provider said went wrong, read from the body once.
+            api: Option<ApiError>,
         },
         /// The request did not complete: connection, timeout, decoding.
         #[error(transparent)]
@@ -201,25 +274,56 @@ mod with_reqwest {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let body = resp.text().await.unwrap_or_default();
-            Err(HttpError::Status {
-                status: status.as_u16(),
+            Err(HttpError::status(status.as_u16(), retry_after, body))
+        }
+
+        /// An error status, with what its body says read once.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let e = staunch_runtime::http::HttpError::status(503, None, "down".into());
+        /// assert_eq!(e.to_string(), "http status 503");
+        /// ```
+        #[must_use]
+        pub fn status(status: u16, retry_after: Option<Duration>, body: String) -> Self {
+            HttpError::Status {
+                status,
                 retry_after,
+                api: ApiError::parse(&body),
                 body,
-            })
+            }
+        }
+
+        /// Whether the key's quota or money is gone: a 402, or a body that says so.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let e = staunch_runtime::http::HttpError::status(402, None, "Insufficient Balance".into());
+        /// assert!(e.is_quota_exhausted());
+        /// ```
+        #[must_use]
+        pub fn is_quota_exhausted(&self) -> bool {
+            match self {
+                HttpError::Status { status: 402, .. } => true,
+                HttpError::Status { api: Some(api), .. } => api.is_quota_exhausted(),
+                _ => false,
+            }
         }
     }
 
     impl HttpError {
-        /// Whether the error is the API key's fault (401 Unauthorized, 403 Forbidden): what a
-        /// [`KeyPool`](crate::KeyPool) should count against the key, with
-        /// [`call_async_with`](crate::KeyPool::call_async_with).
+        /// Whether the error is the API key's fault (401 Unauthorized, 403 Forbidden, or its
+        /// quota or money gone): what a [`KeyPool`](crate::KeyPool) should count against the
+        /// key, with [`call_async_with`](crate::KeyPool::call_async_with).
         ///
         /// # Examples
         ///
         /// ```
         /// use staunch_runtime::http::HttpError;
-        /// let e = HttpError::Status { status: 401, retry_after: None, body: String::new() };
-        /// assert!(e.is_key_fault());
+        /// assert!(HttpError::status(401, None, String::new()).is_key_fault());
+        /// assert!(!HttpError::status(503, None, String::new()).is_key_fault());
         /// ```
         #[must_use]
         pub fn is_key_fault(&self) -> bool {
@@ -229,7 +333,7 @@ mod with_reqwest {
                     status: 401 | 403,
                     ..
                 }
-            )
+            ) || self.is_quota_exhausted()
         }
     }
 
@@ -240,7 +344,11 @@ mod with_reqwest {
                     status,
                     retry_after,
                     ..
-                } => status_class(*status).with_retry_after(*retry_after),
+                } if !self.is_quota_exhausted() => {
+                    status_class(*status).with_retry_after(*retry_after)
+                }
+                // the key is spent: no retry mends it, and the provider is healthy
+                HttpError::Status { .. } => Class::DEFAULT.retryable_if(false).counting_if(false),
                 HttpError::Transport(e) => e.class(),
                 HttpError::Policy(e) => e.class(),
             }
