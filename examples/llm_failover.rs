@@ -1,6 +1,7 @@
 //! Three OpenAI-style providers on loopback, each failing in its own way, and a client that
-//! rides it out: alpha goes down for ten seconds, bravo throttles with `Retry-After`, charlie is
-//! slow at times. See `examples/llm/scenario.rs` for the timeline.
+//! rides it out: alpha goes down for ten seconds (and one of its keys has no money left), bravo
+//! throttles with an absurd `Retry-After: 3600`, charlie is slow at times, and a careless user
+//! sends a burst of prompts that are too long. See `examples/llm/scenario.rs` for the timeline.
 //!
 //!     cargo run --example llm_failover
 
@@ -82,7 +83,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client: reqwest::Client::new(),
         base: format!("http://{addr}"),
     }));
-    println!("providers on http://{addr}: alpha down 4s-14s (one key revoked), bravo 429 at 6s, 9s-11s, 18s; charlie slow 9s-11s");
+    println!("providers on http://{addr}: alpha down 4s-14s (one key revoked, one out of money), bravo 429 (Retry-After: 3600) at 6s, 9s-11s, 18s; charlie slow 9s-11s");
+    println!(
+        "a careless user sends {} prompts that are too long at {:?}",
+        scenario::BAD_PROMPTS,
+        scenario::BAD_PROMPTS_AT
+    );
     println!(
         "{WORKERS} users send a prompt every {PAUSE:?} for {:?}\n",
         scenario::LENGTH
@@ -94,6 +100,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
+    // the careless user: every one of these is refused (400), and none counts against a breaker
+    let careless = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(start + scenario::BAD_PROMPTS_AT).await;
+            let mut asks = tokio::task::JoinSet::new();
+            for n in 0..scenario::BAD_PROMPTS {
+                let client = client.clone();
+                asks.spawn(async move { client.ask(&scenario::too_long_prompt(n)).await });
+            }
+            let mut refused = 0;
+            while let Some(r) = asks.join_next().await {
+                refused += usize::from(matches!(r, Ok(Err(_))));
+            }
+            refused
+        })
+    };
     for w in 0..WORKERS {
         let (client, outcomes) = (client.clone(), outcomes.clone());
         workers.push(tokio::spawn(async move {
@@ -188,10 +211,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             client.attempts[i].load(Ordering::Relaxed)
         );
     }
+    let key = |i| {
+        staunch::signals(&format!("alpha-keys[{i}]")).map_or(CircuitState::Closed, |s| s.circuit)
+    };
     println!(
-        "alpha retries: {}; the revoked alpha key's breaker: {:?}",
+        "alpha retries: {}; breakers of the revoked alpha key: {:?}, of the spent one: {:?}",
         totals.retries,
-        staunch::signals("alpha-keys[1]").map_or(CircuitState::Closed, |s| s.circuit)
+        key(1),
+        key(3)
+    );
+    let why = |p: usize, i: usize| client.handed_on[p][i].load(Ordering::Relaxed);
+    println!(
+        "handed on, as the fallbacks heard why: alpha {} turned away, {} failed; bravo {} turned away, {} failed",
+        why(0, 0),
+        why(0, 1),
+        why(1, 0),
+        why(1, 1)
+    );
+    println!(
+        "the careless user's {} prompts: {} refused (400), and no breaker opened for them",
+        scenario::BAD_PROMPTS,
+        careless.await?
     );
     Ok(())
 }

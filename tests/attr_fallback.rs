@@ -213,3 +213,62 @@ async fn slow(name: String) -> Result<String, Fail> {
 async fn a_timeout_falls_back() {
     assert_eq!(slow("x".into()).await.unwrap(), "spare x");
 }
+
+// --- `fallback_why`: the fallback also hears why it was called ---
+
+use staunch::Why;
+
+static WHY_CALLS: Counter = Counter::new();
+
+#[resilient(retry(max = 1, delay = 0), max_inflight = 1, name = "fallback-why", fallback_why = explained)]
+fn explained_call(fail: bool) -> Result<String, Fail> {
+    let n = WHY_CALLS.next();
+    if fail {
+        Err(Fail::Boom(n))
+    } else {
+        // a call while this one holds the only slot: the bulkhead turns it away
+        explained_call(true)
+    }
+}
+
+fn explained(fail: bool, why: Why<Fail>) -> Result<String, Fail> {
+    Ok(match why {
+        Why::Failed(e) => format!("failed ({fail}): {e:?}"),
+        Why::Rejected(e) => format!("rejected: {}", e.is_bulkhead_full()),
+        _ => unreachable!(),
+    })
+}
+
+#[test]
+fn fallback_why_hears_the_last_error_or_the_rejection() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    assert_eq!(explained_call(true).unwrap(), "failed (true): Boom(2)");
+    // the outer call succeeds with what its fallback said of the inner, rejected one
+    assert_eq!(explained_call(false).unwrap(), "rejected: true");
+}
+
+struct Provider {
+    calls: u32,
+}
+
+impl Provider {
+    #[resilient(timeout = "1s", fallback_why = cached)]
+    async fn ask(&mut self, prompt: &str) -> Result<String, Fail> {
+        self.calls += 1;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(prompt.to_owned())
+    }
+
+    async fn cached(&mut self, prompt: &str, why: Why<Fail>) -> Result<String, Fail> {
+        assert!(!why.is_rejection());
+        assert!(why.error().is_timeout());
+        Ok(format!("cached {prompt} after {} call", self.calls))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_async_method_fallback_why_hears_the_timeout() {
+    let mut p = Provider { calls: 0 };
+    assert_eq!(p.ask("hi").await.unwrap(), "cached hi after 1 call");
+}

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use staunch::http::HttpError;
-use staunch::{resilient, Breaker, KeyPool};
+use staunch::{resilient, Breaker, KeyPool, Why};
 
 use super::scenario::{Provider, ALPHA_KEYS};
 
@@ -44,7 +44,8 @@ pub fn estimate_tokens(prompt: &str) -> u64 {
     prompt.len() as u64 / 4 + 32
 }
 
-/// `alpha`'s API keys: a key that is refused (401 or 403) leaves the rotation for a minute.
+/// `alpha`'s API keys: a key that is refused (401 or 403) or spent (its quota or money gone)
+/// leaves the rotation for a minute.
 static ALPHA_POOL: LazyLock<KeyPool> = LazyLock::new(|| {
     KeyPool::new(
         "alpha-keys",
@@ -53,13 +54,16 @@ static ALPHA_POOL: LazyLock<KeyPool> = LazyLock::new(|| {
             .threshold(1)
             .cooldown(Duration::from_secs(60)),
     )
-    .expect("three keys and a valid breaker")
+    .expect("four keys and a valid breaker")
 });
 
 pub struct LlmClient<T> {
     transport: T,
     /// Attempts made per provider (a retry is an attempt too).
     pub attempts: [AtomicU64; 3],
+    /// Why `alpha` and `bravo` handed calls on: `[provider][0]` turned away by the policy
+    /// (breaker, limit, hold-off), `[provider][1]` failed.
+    pub handed_on: [[AtomicU64; 2]; 2],
 }
 
 impl<T: Transport> LlmClient<T> {
@@ -67,6 +71,7 @@ impl<T: Transport> LlmClient<T> {
         LlmClient {
             transport,
             attempts: Default::default(),
+            handed_on: Default::default(),
         }
     }
 
@@ -78,9 +83,16 @@ impl<T: Transport> LlmClient<T> {
         self.attempts[provider as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts why `provider` handed a call on.
+    fn handed_on(&self, provider: Provider, why: &Why<HttpError>) {
+        let reason = usize::from(!why.is_rejection());
+        self.handed_on[provider as usize][reason].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Asks `alpha`, the main provider; retries a little (within a budget of 20 % of first
-    /// attempts), keeps to its request and token limits, and falls back to `bravo`. When every
-    /// provider failed, the last good answer to the same prompt (up to ten minutes old) answers.
+    /// attempts), keeps to its request and token limits, gives up after 3 s in all, and falls
+    /// back to `bravo`, saying why. When every provider failed, the last good answer to the same
+    /// prompt (up to ten minutes old) answers.
     #[resilient(
         name = "alpha",
         retry(max = 2, delay = "20ms", budget = 0.2),
@@ -91,7 +103,8 @@ impl<T: Transport> LlmClient<T> {
         usage = Reply::tokens,
         wait = 0,
         timeout = "800ms",
-        fallback = ask_bravo,
+        deadline = "3s",
+        fallback_why = after_alpha,
         stale(max_age = "10m", capacity = 1000)
     )]
     pub async fn ask(&self, prompt: &str) -> Result<Reply, HttpError> {
@@ -103,9 +116,25 @@ impl<T: Transport> LlmClient<T> {
             .await
     }
 
-    /// The second provider: no retries (a 429 holds off every caller until its `Retry-After`,
-    /// and those calls go on to `charlie` at once).
-    #[resilient(name = "bravo", breaker(threshold = 5, cooldown = 2), rps = 50, wait = 0, timeout = "800ms", fallback = ask_charlie)]
+    /// `alpha` failed or turned the call away: note why, then ask `bravo`.
+    async fn after_alpha(&self, prompt: &str, why: Why<HttpError>) -> Result<Reply, HttpError> {
+        self.handed_on(Provider::Alpha, &why);
+        self.ask_bravo(prompt).await
+    }
+
+    /// The second provider: one quick retry. A 429 holds off every caller until its
+    /// `Retry-After`, but never longer than `max_delay` (1 s), however long the header says;
+    /// those calls go on to `charlie` at once.
+    #[resilient(
+        name = "bravo",
+        retry(max = 1, delay = "20ms", max_delay = "1s"),
+        breaker(threshold = 5, cooldown = 2),
+        rps = 50,
+        wait = 0,
+        timeout = "800ms",
+        deadline = "2s",
+        fallback_why = after_bravo
+    )]
     pub async fn ask_bravo(&self, prompt: &str) -> Result<Reply, HttpError> {
         self.attempt(Provider::Bravo);
         self.transport
@@ -113,8 +142,19 @@ impl<T: Transport> LlmClient<T> {
             .await
     }
 
+    /// `bravo` failed or turned the call away: note why, then ask `charlie`.
+    async fn after_bravo(&self, prompt: &str, why: Why<HttpError>) -> Result<Reply, HttpError> {
+        self.handed_on(Provider::Bravo, &why);
+        self.ask_charlie(prompt).await
+    }
+
     /// The last provider: slow at times, so a timeout.
-    #[resilient(name = "charlie", breaker(threshold = 5, cooldown = 2), timeout = "1s")]
+    #[resilient(
+        name = "charlie",
+        breaker(threshold = 5, cooldown = 2),
+        timeout = "1s",
+        deadline = "2s"
+    )]
     pub async fn ask_charlie(&self, prompt: &str) -> Result<Reply, HttpError> {
         self.attempt(Provider::Charlie);
         self.transport

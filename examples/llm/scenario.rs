@@ -1,11 +1,13 @@
 //! The outage the `llm_failover` example and its test both play: three OpenAI-style providers
 //! and what goes wrong with each of them, as a function of the time since the scenario began.
 //!
-//! - `alpha` is down (503) from 4 s to 14 s, then recovers; one of its three API keys is revoked
-//!   (401) the whole time.
-//! - `bravo` answers 429 with `Retry-After: 1` from 6 s to 7 s, from 9 s to 11 s and from 18 s to
-//!   19 s.
+//! - `alpha` is down (503) from 4 s to 14 s, then recovers. Of its four API keys, one is revoked
+//!   (401) and one has run out of money (429 `insufficient_quota`) the whole time.
+//! - `bravo` answers 429 with an absurd `Retry-After: 3600` from 6 s to 7 s, from 9 s to 11 s and
+//!   from 18 s to 19 s.
 //! - `charlie` is slow (1.5 s a call, past the client's timeout) from 9 s to 11 s.
+//! - Every provider refuses a prompt that is too long (400 `context_length_exceeded`): the
+//!   caller's fault, not the provider's.
 //!
 //! So from 9 s to 11 s every provider fails, and only the last good answer is left.
 
@@ -23,7 +25,9 @@ pub const BRAVO_THROTTLED: [(Duration, Duration); 3] = [
     (Duration::from_secs(9), Duration::from_secs(11)),
     (Duration::from_secs(18), Duration::from_secs(19)),
 ];
-pub const BRAVO_RETRY_AFTER: Duration = Duration::from_secs(1);
+pub const BRAVO_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// The longest the client honours a hint from `bravo` (its `retry(max_delay)`).
+pub const BRAVO_MAX_DELAY: Duration = Duration::from_secs(1);
 /// When `charlie` is slow, and how slow.
 pub const CHARLIE_SLOW: (Duration, Duration) = (Duration::from_secs(9), Duration::from_secs(11));
 pub const CHARLIE_SLOW_LATENCY: Duration = Duration::from_millis(1500);
@@ -33,8 +37,31 @@ pub const LATENCY: [Duration; 3] = [
     Duration::from_millis(60),
     Duration::from_millis(90),
 ];
-/// The API keys of `alpha`; the second one was revoked.
-pub const ALPHA_KEYS: [&str; 3] = ["sk-alpha-1", "sk-alpha-revoked", "sk-alpha-3"];
+/// The API keys of `alpha`; the second one was revoked, the fourth has no money left.
+pub const ALPHA_KEYS: [&str; 4] = [
+    "sk-alpha-1",
+    "sk-alpha-revoked",
+    "sk-alpha-3",
+    "sk-alpha-spent",
+];
+/// The longest prompt the providers accept.
+pub const MAX_PROMPT: usize = 200;
+/// When a careless user sends a burst of prompts that are too long.
+pub const BAD_PROMPTS_AT: Duration = Duration::from_secs(2);
+/// How many.
+pub const BAD_PROMPTS: usize = 12;
+
+/// The error bodies the providers send, as OpenAI-style APIs write them.
+pub const BODY_DOWN: &str = r#"{"error": {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": null, "code": null}}"#;
+pub const BODY_REVOKED: &str = r#"{"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}"#;
+pub const BODY_SPENT: &str = r#"{"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}"#;
+pub const BODY_THROTTLED: &str = r#"{"error": {"message": "Rate limit reached for requests.", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}"#;
+pub const BODY_TOO_LONG: &str = r#"{"error": {"message": "This model's maximum context length was exceeded.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}"#;
+
+/// A prompt that is too long, as a careless user writes one.
+pub fn too_long_prompt(n: usize) -> String {
+    format!("{n}: {}", "please summarise all of this: ".repeat(10))
+}
 /// The prompts the users send (they repeat: the last good answer to each is worth keeping).
 pub const PROMPTS: [&str; 12] = [
     "What is the capital of France?",
@@ -84,11 +111,12 @@ pub enum Answer {
         text: String,
         total_tokens: u64,
     },
-    /// An error status, after `latency`.
+    /// An error status, after `latency`, with its JSON body.
     Status {
         latency: Duration,
         status: u16,
         retry_after: Option<Duration>,
+        body: &'static str,
     },
 }
 
@@ -109,15 +137,20 @@ pub fn usage(prompt: &str) -> u64 {
 /// What `provider` answers at `t` (since the scenario began) to `prompt`, sent with `key`.
 pub fn answer(provider: Provider, t: Duration, key: &str, prompt: &str) -> Answer {
     let latency = LATENCY[provider as usize];
-    let status = |status, retry_after| Answer::Status {
+    let status = |status, retry_after, body| Answer::Status {
         latency,
         status,
         retry_after,
+        body,
     };
     match provider {
-        Provider::Alpha if key == "sk-alpha-revoked" => return status(401, None),
-        Provider::Alpha if within(t, ALPHA_DOWN) => return status(503, None),
-        Provider::Bravo if bravo_throttled(t) => return status(429, Some(BRAVO_RETRY_AFTER)),
+        _ if prompt.len() > MAX_PROMPT => return status(400, None, BODY_TOO_LONG),
+        Provider::Alpha if key == "sk-alpha-revoked" => return status(401, None, BODY_REVOKED),
+        Provider::Alpha if key == "sk-alpha-spent" => return status(429, None, BODY_SPENT),
+        Provider::Alpha if within(t, ALPHA_DOWN) => return status(503, None, BODY_DOWN),
+        Provider::Bravo if bravo_throttled(t) => {
+            return status(429, Some(BRAVO_RETRY_AFTER), BODY_THROTTLED)
+        }
         _ => {}
     }
     let latency = if provider == Provider::Charlie && within(t, CHARLIE_SLOW) {

@@ -119,12 +119,12 @@ async fn chat(
             latency,
             status,
             retry_after,
+            body,
         } => {
             tokio::time::sleep(latency).await;
             server.seen.failed[provider as usize].fetch_add(1, Ordering::Relaxed);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response =
-                (status, "{\"error\":{\"message\":\"provider trouble\"}}").into_response();
+            let mut response = (status, body).into_response();
             if let Some(after) = retry_after {
                 response
                     .headers_mut()

@@ -112,8 +112,14 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     let fallback = cfg
         .fallback
         .as_ref()
-        .map(|path| fallback_call(path, &forward.names, shape));
-    let mut run = run(cfg.retry.is_some(), &attempt, fallback, at);
+        .map(|path| fallback_call(path, &forward.names, shape, cfg.fallback_why));
+    let mut run = run(
+        cfg.retry.is_some(),
+        &attempt,
+        fallback,
+        cfg.fallback_why,
+        at,
+    );
     let mut stale_static = None;
     let mut stale_key = None;
     if let Some(st) = &cfg.stale {
@@ -203,8 +209,16 @@ fn attempt(shape: &Shape, ret: &Type, body: TokenStream, at: Span) -> TokenStrea
 
 /// The attempts and what comes after the last: a loop with `retry`, the fallback's call when
 /// there is one.
-fn run(retry: bool, attempt: &TokenStream, fallback: Option<TokenStream>, at: Span) -> TokenStream {
+/// With `why`, the fallback's call says why from the result it replaces.
+fn run(
+    retry: bool,
+    attempt: &TokenStream,
+    fallback: Option<TokenStream>,
+    why: bool,
+    at: Span,
+) -> TokenStream {
     let r = local("__staunch_r");
+    let handed = if why { quote!(#r) } else { quote!(_) };
     let loop_ = quote_spanned!(at=> loop);
     let step = quote!(::staunch::__private::Step);
     match (retry, fallback) {
@@ -213,7 +227,7 @@ fn run(retry: bool, attempt: &TokenStream, fallback: Option<TokenStream>, at: Sp
                 match #attempt {
                     #step::Done(#r) => break #r,
                     #step::Again => {}
-                    #step::Fallback(_) => break #fb,
+                    #step::Fallback(#handed) => break #fb,
                 }
             }
         },
@@ -228,7 +242,7 @@ fn run(retry: bool, attempt: &TokenStream, fallback: Option<TokenStream>, at: Sp
         (false, Some(fb)) => quote! {
             match #attempt {
                 #step::Done(#r) => #r,
-                #step::Fallback(_) => #fb,
+                #step::Fallback(#handed) => #fb,
                 #step::Again => ::core::unreachable!("`#[resilient]` without `retry` never retries"),
             }
         },
@@ -370,11 +384,20 @@ fn binds_name(pat: &Pat, name: &str) -> bool {
     }
 }
 
-/// `path(args)`, `Self::path(self, args)` in a method; `.await`ed for an async function. Every
-/// token is located at the path in the attribute, so a signature mismatch is reported there.
-fn fallback_call(path: &syn::Path, forward: &[Ident], shape: &Shape) -> TokenStream {
+/// `path(args)` (with `why` last for `fallback_why`), `Self::path(self, args)` in a method;
+/// `.await`ed for an async function. Every token is located at the path in the attribute, so a
+/// signature mismatch is reported there.
+fn fallback_call(path: &syn::Path, forward: &[Ident], shape: &Shape, why: bool) -> TokenStream {
     let span = path.span();
-    let args = forward.iter().map(|a| located_at(a, span));
+    let mut args: Vec<TokenStream> = forward
+        .iter()
+        .map(|a| located_at(a, span).to_token_stream())
+        .collect();
+    if why {
+        let call = local("__staunch_call");
+        let r = local("__staunch_r");
+        args.push(quote_spanned!(span=> ::staunch::__private::Call::why(&#call, #r)));
+    }
     let callee = if shape.receiver && path.get_ident().is_some() {
         quote_spanned!(span=> Self::#path)
     } else {

@@ -33,6 +33,8 @@ pub struct Config {
     /// Nanoseconds, greater than 0.
     pub deadline: Option<u64>,
     pub fallback: Option<syn::Path>,
+    /// The fallback also receives why it was called (`fallback_why = path`).
+    pub fallback_why: bool,
     /// Tokens a minute.
     pub tpm: Option<f64>,
     pub cost: Option<Expr>,
@@ -171,7 +173,10 @@ static TOP: &[Row<Top>] = &[
         t.cfg.deadline = v.positive_duration(e);
     }),
     value("fallback", "fallback = cached_answer", |t, v, e| {
-        t.cfg.fallback = v.path(e);
+        t.fallback(v, false, e);
+    }),
+    value("fallback_why", "fallback_why = answer_anyway", |t, v, e| {
+        t.fallback(v, true, e);
     }),
     value("tpm", "tpm = 90000", |t, v, e| {
         t.tpm = true;
@@ -261,6 +266,7 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
         sync: shape.kind.is_sync(),
         rate: None,
         tpm: false,
+        fallback: None,
         needs: Vec::new(),
     };
     options(opts, TOP, None, &mut top, errors);
@@ -412,6 +418,8 @@ struct Top {
     rate: Option<String>,
     /// `tpm` was written.
     tpm: bool,
+    /// The fallback option written first (`fallback` or `fallback_why`), if any.
+    fallback: Option<String>,
     /// The options that need another one, with their names' spans, in the order written.
     needs: Vec<(Need, String, Span)>,
 }
@@ -444,6 +452,21 @@ impl Top {
         }
         self.rate = Some(which);
         self.cfg.rate = v.positive(errors).map(per);
+    }
+
+    /// `fallback` or `fallback_why`: one fallback at most.
+    fn fallback(&mut self, v: &Given, why: bool, errors: &mut Errors) {
+        let which = v.ident.to_string();
+        if let Some(other) = &self.fallback {
+            errors.at(
+                v.ident.span(),
+                format!("`{which}` conflicts with `{other}`: set only one fallback"),
+            );
+            return;
+        }
+        self.fallback = Some(which);
+        self.cfg.fallback = v.path(errors);
+        self.cfg.fallback_why = why;
     }
 
     fn timeout(&mut self, v: &Given, errors: &mut Errors) {

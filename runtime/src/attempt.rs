@@ -48,6 +48,8 @@ pub trait IsResult {
     fn as_ok(&self) -> Option<&Self::Ok>;
     /// An `Err`.
     fn from_err(e: Self::Err) -> Self;
+    /// The error, if this is one, by value.
+    fn into_err(self) -> Option<Self::Err>;
 }
 
 impl<T, E> IsResult for Result<T, E> {
@@ -64,6 +66,73 @@ impl<T, E> IsResult for Result<T, E> {
     #[inline]
     fn from_err(e: E) -> Self {
         Err(e)
+    }
+    #[inline]
+    fn into_err(self) -> Option<E> {
+        self.err()
+    }
+}
+
+/// Why a fallback was called: what `fallback_why = path` hands the fallback as its last
+/// argument.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::{Error, Why};
+/// let why: Why<Error> = Why::Rejected(Error::BulkheadFull { policy: "p".into(), limit: 1 });
+/// assert!(why.is_rejection());
+/// assert_eq!(why.error().policy(), "p");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Why<E> {
+    /// The call ran and failed: the last attempt's error (a timeout included).
+    Failed(E),
+    /// The policy turned the call away (breaker open, rate limited, bulkhead full): its
+    /// rejection, converted into `E`.
+    Rejected(E),
+}
+
+impl<E> Why<E> {
+    /// The error, whichever the reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Why::Failed(7).error(), &7);
+    /// ```
+    #[must_use]
+    pub fn error(&self) -> &E {
+        match self {
+            Why::Failed(e) | Why::Rejected(e) => e,
+        }
+    }
+
+    /// The error, by value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(staunch_runtime::Why::Rejected("full").into_error(), "full");
+    /// ```
+    #[must_use]
+    pub fn into_error(self) -> E {
+        match self {
+            Why::Failed(e) | Why::Rejected(e) => e,
+        }
+    }
+
+    /// Whether the policy turned the call away, rather than the call running and failing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!staunch_runtime::Why::Failed(()).is_rejection());
+    /// ```
+    #[must_use]
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Why::Rejected(_))
     }
 }
 
@@ -583,6 +652,35 @@ impl<R: IsResult> Call<'_, R> {
     #[must_use]
     pub fn was_rejected(&self) -> bool {
         self.rejected
+    }
+
+    /// Why the call is handed to its fallback: `out`, the result of a [`Step::Fallback`], with
+    /// whether the policy turned the last attempt away. What `fallback_why = path` expands to.
+    ///
+    /// # Panics
+    ///
+    /// If `out` is an `Ok`: a [`Step::Fallback`] always holds an `Err`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::attempt::{Req, Step};
+    /// use staunch_runtime::{Class, Error, Policy, Why};
+    /// let p = Policy::builder("docs-why").max_inflight(1).build().unwrap();
+    /// let mut call = p.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+    /// let down = Error::Timeout { policy: "up".into(), after: Default::default() };
+    /// let Step::Fallback(r) = call.attempt_sync(Req::new(), || Err(down.clone())) else { unreachable!() };
+    /// assert_eq!(call.why(r), Why::Failed(down));
+    /// ```
+    pub fn why(&self, out: R) -> Why<R::Err> {
+        let Some(e) = out.into_err() else {
+            panic!("a call is handed to its fallback only with an error");
+        };
+        if self.rejected {
+            Why::Rejected(e)
+        } else {
+            Why::Failed(e)
+        }
     }
 
     /// Retries made so far.

@@ -49,6 +49,7 @@ mod shared;
 mod stale;
 mod sync;
 
+pub use attempt::Why;
 pub use breaker::{Breaker, CircuitState};
 pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};

@@ -58,6 +58,29 @@ pub fn everything(id: u64, name: &str) -> Result<u64, MyError> {
     Ok(id)
 }
 
+/// A fallback that hears why.
+///
+/// # Errors
+///
+/// When the call was turned away.
+pub fn explained(id: u64, why: staunch::Why<MyError>) -> Result<u64, MyError> {
+    if why.is_rejection() {
+        Err(why.into_error())
+    } else {
+        Ok(id)
+    }
+}
+
+/// With a fallback that hears why.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(retry(max = 1), fallback_why = explained)]
+pub fn why(id: u64) -> Result<u64, MyError> {
+    Ok(id)
+}
+
 /// A reply with its token usage.
 #[derive(Clone, Debug)]
 pub struct Reply(pub u64);
@@ -221,6 +244,7 @@ pub fn main() {
     let clock = staunch::MockClock::new();
     let _g = clock.install();
     let _ = everything(1, "a");
+    let _ = why(2);
     let _ = bare();
     let _ = consumes(String::new());
     let mut s = Svc { hits: 0 };

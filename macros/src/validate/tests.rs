@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `tpm`, `cost`, `usage`, `stale`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -329,7 +329,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `tpm`, `cost`, `usage`, `stale`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`",
         ]
     );
 }
@@ -420,5 +420,20 @@ fn breaker_on_is_a_path() {
     assert_eq!(
         err("breaker(on = a, on = b)"),
         ["`on` is set twice in `breaker(…)`; remove one of them"]
+    );
+}
+
+#[test]
+fn one_fallback_at_most() {
+    let cfg = ok("fallback_why = answer");
+    assert!(cfg.fallback_why && cfg.fallback.unwrap().is_ident("answer"));
+    assert!(!ok("fallback = answer").fallback_why);
+    assert_eq!(
+        err("fallback = a, fallback_why = b"),
+        ["`fallback_why` conflicts with `fallback`: set only one fallback"]
+    );
+    assert_eq!(
+        err("fallback_why = 3"),
+        ["`fallback_why` takes the path of a function: write e.g. `fallback_why = answer_anyway`"]
     );
 }
