@@ -524,6 +524,10 @@ fn breaker(b: &BreakerConfig) -> TokenStream {
         let n = Literal::u32_unsuffixed(n);
         t.extend(quote!(.half_open(#n)));
     }
+    if let Some(d) = b.max_half_open {
+        let d = nanos(d);
+        t.extend(quote!(.max_half_open(#d)));
+    }
     t
 }
 

@@ -46,6 +46,7 @@ use proc_macro::TokenStream;
 /// | `breaker(threshold = N)` | `5` | N ≥ 1 | open after N failures in a row |
 /// | `breaker(cooldown = D)` | `30` (seconds) | a duration | how long it stays open before trial calls |
 /// | `breaker(half_open = M)` | `1` | 1 ≤ M ≤ 65535 | trial calls at a time; M successes close it |
+/// | `breaker(max_half_open = D)` | no bound | a duration > 0 | the longest it stays half-open without a verdict; past it, it re-opens for a full cooldown and the late trials' answers are ignored |
 /// | `breaker(on = path)` | every error counts (but the caller's own faults) | a `fn(&E) -> bool` | which errors count against the breaker; one that does not is neither a success nor a failure, is not retried, and goes to the fallback |
 /// | `rps = R` / `rpm = R` | no limit | R > 0, not both | a token bucket refilled at R a second / a minute |
 /// | `burst = B` | one second of `rps`, at least 1 | B ≥ 1; needs `rps` or `rpm` | the bucket's size |

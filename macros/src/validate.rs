@@ -71,6 +71,8 @@ pub struct BreakerConfig {
     /// Nanoseconds.
     pub cooldown: Option<u64>,
     pub half_open: Option<u32>,
+    /// Nanoseconds, greater than 0.
+    pub max_half_open: Option<u64>,
     /// Which errors count against the breaker.
     pub on: Option<syn::Path>,
 }
@@ -234,6 +236,9 @@ static BREAKER: &[Row<BreakerConfig>] = &[
             }
             fits
         });
+    }),
+    value("max_half_open", "max_half_open = \"1m\"", |c, v, e| {
+        c.max_half_open = v.positive_duration(e);
     }),
     value("on", "on = is_outage", |c, v, e| c.on = v.path(e)),
 ];

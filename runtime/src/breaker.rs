@@ -4,12 +4,18 @@
 //! a generation that every transition bumps; the trial word packs the half-open period's
 //! generation with its trials in flight and its successes, so a trial of an earlier period can
 //! neither close nor re-open a later one, and the counters of a new period start at zero without
-//! anyone resetting them. The closed state's path is one load.
+//! anyone resetting them. Only the thread that opens a period writes when it opened, published
+//! with its generation, so a late failure cannot move a later cooldown. A period half-open too
+//! long (`max_half_open`) is forfeited: its trials' slots are cleared and their outcomes ignored.
+//! The closed state's path is one load. `loom_models.rs` checks these protocols.
 
 use std::time::Duration;
 
 use crate::clock::{duration_to_nanos, Nanos};
+
+mod settings;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
+pub use settings::Breaker;
 
 /// The state of a circuit breaker.
 ///
@@ -27,187 +33,6 @@ pub enum CircuitState {
     Open,
     /// A few trial calls pass; their outcome closes or re-opens the breaker.
     HalfOpen,
-}
-
-/// A circuit breaker's settings: open after `threshold` failures in a row, stay open for
-/// `cooldown`, then let `half_open` trial calls through at a time; that many successes in a row
-/// close it and one failure re-opens it.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// let b = staunch_runtime::Breaker::new().threshold(3).cooldown(Duration::from_secs(10)).half_open(2);
-/// assert_eq!(b.failure_threshold(), 3);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Breaker {
-    pub(crate) threshold: u32,
-    pub(crate) cooldown: Duration,
-    pub(crate) half_open: u32,
-}
-
-impl Breaker {
-    /// The defaults: `threshold = 5`, `cooldown = 30s`, `half_open = 1`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(staunch_runtime::Breaker::new(), staunch_runtime::Breaker::default());
-    /// ```
-    #[must_use]
-    pub const fn new() -> Self {
-        Breaker {
-            threshold: 5,
-            cooldown: Duration::from_secs(30),
-            half_open: 1,
-        }
-    }
-
-    /// Failures in a row that open the breaker (at least 1).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = staunch_runtime::Breaker::new().threshold(1);
-    /// assert_eq!(b.failure_threshold(), 1);
-    /// ```
-    #[must_use]
-    pub const fn threshold(mut self, n: u32) -> Self {
-        self.threshold = n;
-        self
-    }
-
-    /// How long the breaker stays open before it lets trial calls through.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = staunch_runtime::Breaker::new().cooldown(std::time::Duration::from_secs(5));
-    /// assert_eq!(b.open_duration().as_secs(), 5);
-    /// ```
-    #[must_use]
-    pub const fn cooldown(mut self, d: Duration) -> Self {
-        self.cooldown = d;
-        self
-    }
-
-    /// Trial calls let through at a time while half-open, and successes in a row that close it
-    /// (at least 1).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = staunch_runtime::Breaker::new().half_open(3);
-    /// assert_eq!(b.trial_calls(), 3);
-    /// ```
-    #[must_use]
-    pub const fn half_open(mut self, m: u32) -> Self {
-        self.half_open = m;
-        self
-    }
-
-    /// The most trial calls a half-open breaker may let through at a time (the runtime counts a
-    /// half-open period's trials in 16 bits).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use staunch_runtime::{Breaker, Policy};
-    /// let most = Breaker::new().half_open(Breaker::MAX_HALF_OPEN);
-    /// assert!(Policy::builder("docs-most-trials").breaker(most).build().is_ok());
-    /// let too_many = Breaker::new().half_open(Breaker::MAX_HALF_OPEN + 1);
-    /// let e = Policy::builder("docs-too-many-trials").breaker(too_many).build().unwrap_err();
-    /// assert_eq!(
-    ///     e.to_string(),
-    ///     "policy `docs-too-many-trials`: `breaker(half_open)` must be between 1 and 65535"
-    /// );
-    /// ```
-    pub const MAX_HALF_OPEN: u32 = 0xffff;
-
-    /// Failures in a row that open the breaker.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(staunch_runtime::Breaker::new().failure_threshold(), 5);
-    /// ```
-    #[must_use]
-    pub const fn failure_threshold(&self) -> u32 {
-        self.threshold
-    }
-
-    /// How long the breaker stays open before it lets trial calls through.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(staunch_runtime::Breaker::new().open_duration().as_secs(), 30);
-    /// ```
-    #[must_use]
-    pub const fn open_duration(&self) -> Duration {
-        self.cooldown
-    }
-
-    /// Trial calls let through at a time while half-open (and successes in a row that close it).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(staunch_runtime::Breaker::new().trial_calls(), 1);
-    /// ```
-    #[must_use]
-    pub const fn trial_calls(&self) -> u32 {
-        self.half_open
-    }
-
-    /// The configured threshold.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #![allow(deprecated)]
-    /// assert_eq!(staunch_runtime::Breaker::new().threshold_value(), 5);
-    /// ```
-    #[deprecated(since = "0.1.1", note = "renamed to `failure_threshold`")]
-    #[must_use]
-    pub const fn threshold_value(&self) -> u32 {
-        self.failure_threshold()
-    }
-
-    /// The configured cooldown.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #![allow(deprecated)]
-    /// assert_eq!(staunch_runtime::Breaker::new().cooldown_value().as_secs(), 30);
-    /// ```
-    #[deprecated(since = "0.1.1", note = "renamed to `open_duration`")]
-    #[must_use]
-    pub const fn cooldown_value(&self) -> Duration {
-        self.open_duration()
-    }
-
-    /// The configured number of half-open trials.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #![allow(deprecated)]
-    /// assert_eq!(staunch_runtime::Breaker::new().half_open_value(), 1);
-    /// ```
-    #[deprecated(since = "0.1.1", note = "renamed to `trial_calls`")]
-    #[must_use]
-    pub const fn half_open_value(&self) -> u32 {
-        self.trial_calls()
-    }
-}
-
-impl Default for Breaker {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 const CLOSED: u64 = 0;
@@ -264,14 +89,32 @@ pub(crate) enum Pass {
     Trial(u64),
 }
 
+/// Whether the trial word was last written by a period after `gen`'s (its generation's low 32
+/// bits compared with wrapping).
+const fn written_after(t: u64, gen: u64) -> bool {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // wrapping on purpose
+    let ahead = ((t >> 32) as u32).wrapping_sub(gen as u32) as i32;
+    ahead > 0
+}
+
 /// A circuit breaker's state.
 #[derive(Debug)]
 pub(crate) struct BreakerState {
     cfg: Breaker,
     cooldown: Nanos,
+    /// The bound on a half-open period without a verdict; 0: none.
+    max_half_open: Nanos,
     phase: AtomicU64,
     failures: AtomicU32,
+    /// When the open period of generation `opened_gen` began: written only by the thread that
+    /// opened it, then published by `opened_gen`.
     opened_at: AtomicU64,
+    opened_gen: AtomicU64,
+    /// When the current half-open period began.
+    half_since: AtomicU64,
+    /// The latest half-open generation whose trials were forfeited (0: none): their slots were
+    /// cleared, and their outcomes count for nothing.
+    forfeited: AtomicU64,
     trials: AtomicU64,
 }
 
@@ -280,9 +123,13 @@ impl BreakerState {
         BreakerState {
             cfg,
             cooldown: duration_to_nanos(cfg.cooldown),
+            max_half_open: cfg.max_half_open.map_or(0, duration_to_nanos),
             phase: AtomicU64::new(phase(CLOSED, false, 0)),
             failures: AtomicU32::new(0),
             opened_at: AtomicU64::new(0),
+            opened_gen: AtomicU64::new(0),
+            half_since: AtomicU64::new(0),
+            forfeited: AtomicU64::new(0),
             trials: AtomicU64::new(0),
         }
     }
@@ -313,16 +160,20 @@ impl BreakerState {
                     if forced_of(p) {
                         return Err(self.cfg.cooldown);
                     }
-                    let until = self.open_until();
+                    let Some(until) = self.open_until(p) else {
+                        return Err(self.cfg.cooldown); // opened this very moment
+                    };
                     if now < until {
                         return Err(Duration::from_nanos(until - now));
                     }
                     let half = phase(HALF_OPEN, false, gen_of(p) + 1);
                     if !TAKE {
                         // judged as the half-open period that would begin now
-                        p = half;
-                        continue;
+                        return self.trial::<TAKE>(gen_of(half));
                     }
+                    // every contender writes about the same time; it is read only once the
+                    // phase is half-open
+                    self.half_since.store(now, Ordering::Release);
                     p = match self.phase.compare_exchange(
                         p,
                         half,
@@ -334,27 +185,68 @@ impl BreakerState {
                     };
                 }
                 _ => {
-                    let gen = gen_of(p);
-                    let max = u64::from(self.cfg.half_open);
-                    let room = |t: u64| {
-                        let (inflight, successes) = (inflight_of(t), successes_of(t, gen));
-                        (inflight + successes < max).then(|| trials(gen, inflight + 1, successes))
-                    };
-                    let got = if TAKE {
-                        self.trials
-                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, room)
-                            .is_ok()
-                    } else {
-                        room(self.trials.load(Ordering::Acquire)).is_some()
-                    };
-                    return if got {
-                        Ok(Pass::Trial(gen))
-                    } else {
-                        Err(Duration::ZERO)
-                    };
+                    let bounded = self.max_half_open != 0
+                        && now
+                            >= self
+                                .half_since
+                                .load(Ordering::Acquire)
+                                .saturating_add(self.max_half_open);
+                    if !bounded {
+                        return self.trial::<TAKE>(gen_of(p));
+                    }
+                    // half-open too long without a verdict: a full cooldown again
+                    if !TAKE {
+                        return Err(self.cfg.cooldown);
+                    }
+                    self.forfeit(p, now);
+                    p = self.phase.load(Ordering::Acquire);
                 }
             }
         }
+    }
+
+    /// A trial of the half-open period `gen`, if it has room: at most `half_open` trials in
+    /// flight and successes counted. With `TAKE`, the slot is taken.
+    fn trial<const TAKE: bool>(&self, gen: u64) -> Result<Pass, Duration> {
+        let max = u64::from(self.cfg.half_open);
+        let room = |t: u64| {
+            if written_after(t, gen) {
+                return None; // a later period began: this one is over
+            }
+            let (inflight, successes) = (inflight_of(t), successes_of(t, gen));
+            (inflight + successes < max).then(|| trials(gen, inflight + 1, successes))
+        };
+        let got = if TAKE {
+            self.trials
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, room)
+                .is_ok()
+        } else {
+            room(self.trials.load(Ordering::Acquire)).is_some()
+        };
+        if got {
+            Ok(Pass::Trial(gen))
+        } else {
+            Err(Duration::ZERO)
+        }
+    }
+
+    /// Re-opens a breaker that stayed half-open (phase `from`) too long: its trials give up their
+    /// slots, and their late answers are ignored.
+    #[cold]
+    fn forfeit(&self, from: u64, now: Nanos) {
+        if self.open(from, now) {
+            let gen = gen_of(from);
+            // the generation first: a trial that sees the cleared word sees it forfeited. The
+            // word is cleared by a read-modify-write, so that it is ordered with the trials'
+            // own (a plain store lost to a racing trial's answer under loom)
+            self.forfeited.fetch_max(gen, Ordering::AcqRel);
+            self.trials.swap(trials(gen + 1, 0, 0), Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the trials of `gen` were forfeited.
+    fn is_forfeited(&self, gen: u64) -> bool {
+        gen <= self.forfeited.load(Ordering::Acquire)
     }
 
     /// Records a success of a call the breaker let through.
@@ -378,6 +270,9 @@ impl BreakerState {
         let Ok(prev) = self
             .trials
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                if self.is_forfeited(gen) {
+                    return None; // its slot was cleared: a late answer, ignored
+                }
                 let inflight = inflight_of(t).saturating_sub(1);
                 Some(if same_period(t, gen) {
                     trials(gen, inflight, successes_of(t, gen) + 1)
@@ -429,28 +324,38 @@ impl BreakerState {
         }
     }
 
-    /// Opens the breaker if it is still in phase `from`.
-    fn open(&self, from: u64, now: Nanos) {
-        // The time goes in first: whoever sees the new phase must see its cooldown start. If the
-        // exchange fails, another thread moved the phase (and wrote its own, equally recent time).
+    /// Opens the breaker if it is still in phase `from`; whether it did.
+    fn open(&self, from: u64, now: Nanos) -> bool {
+        let open = phase(OPEN, false, gen_of(from) + 1);
+        let opened = self
+            .phase
+            .compare_exchange(from, open, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if opened {
+            // only the opener writes the time (a late trial of an earlier period that fails
+            // cannot move this period's cooldown), and publishes it with the generation
+            self.publish_opened(gen_of(open), now);
+        }
+        opened
+    }
+
+    /// The open period `gen` began at `now`.
+    fn publish_opened(&self, gen: u64, now: Nanos) {
         self.opened_at.store(now, Ordering::Release);
-        let _ = self.phase.compare_exchange(
-            from,
-            phase(OPEN, false, gen_of(from) + 1),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        self.opened_gen.store(gen, Ordering::Release);
     }
 
     /// Gives back a trial slot without an outcome (a later part rejected the call, or its future
     /// was dropped).
     pub(crate) fn release(&self, pass: Pass) {
-        if let Pass::Trial(_) = pass {
+        if let Pass::Trial(gen) = pass {
             let _ = self
                 .trials
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
                     let inflight = inflight_of(t);
-                    (inflight > 0).then(|| with_inflight(t, inflight - 1))
+                    // a forfeited trial's slot was cleared already
+                    (inflight > 0 && !self.is_forfeited(gen))
+                        .then(|| with_inflight(t, inflight - 1))
                 });
         }
     }
@@ -463,22 +368,39 @@ impl BreakerState {
             CLOSED => CircuitState::Closed,
             OPEN if forced_of(p) => CircuitState::Open,
             OPEN => {
-                let until = self.open_until();
-                if now < until {
+                if self.open_until(p).is_none_or(|until| now < until) {
                     CircuitState::Open
                 } else {
                     CircuitState::HalfOpen
                 }
             }
-            _ => CircuitState::HalfOpen,
+            _ => {
+                let over = self.max_half_open != 0
+                    && now
+                        >= self
+                            .half_since
+                            .load(Ordering::Acquire)
+                            .saturating_add(self.max_half_open);
+                if over {
+                    CircuitState::Open
+                } else {
+                    CircuitState::HalfOpen
+                }
+            }
         }
     }
 
-    /// When the current open period's cooldown ends.
-    fn open_until(&self) -> Nanos {
-        self.opened_at
-            .load(Ordering::Acquire)
-            .saturating_add(self.cooldown)
+    /// When the cooldown of the open period `p` ends; `None` until its opener has published
+    /// the time (the period has only just begun).
+    fn open_until(&self, p: u64) -> Option<Nanos> {
+        if self.opened_gen.load(Ordering::Acquire) != gen_of(p) {
+            return None;
+        }
+        Some(
+            self.opened_at
+                .load(Ordering::Acquire)
+                .saturating_add(self.cooldown),
+        )
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
@@ -488,8 +410,8 @@ impl BreakerState {
     /// Holds the breaker open (rejecting every call) until [`force_closed`](Self::force_closed)
     /// or [`reset`](Self::reset).
     pub(crate) fn force_open(&self, now: Nanos) {
-        self.opened_at.store(now, Ordering::Release);
-        self.set(|p| phase(OPEN, true, gen_of(p) + 1));
+        let p = self.set(|p| phase(OPEN, true, gen_of(p) + 1));
+        self.publish_opened(gen_of(p), now);
     }
 
     /// Holds the breaker closed (failures are not counted) until [`reset`](Self::reset).
@@ -504,9 +426,14 @@ impl BreakerState {
         self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
     }
 
-    fn set(&self, f: impl Fn(u64) -> u64) {
-        let _ = self
+    /// Moves the phase by `f`; the new phase.
+    fn set(&self, f: impl Fn(u64) -> u64) -> u64 {
+        let Ok(before) = self
             .phase
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(f(p)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(f(p)))
+        else {
+            unreachable!("the update always gives a phase")
+        };
+        f(before)
     }
 }

@@ -223,6 +223,9 @@ impl Settings {
             if !(1..=Breaker::MAX_HALF_OPEN).contains(&b.half_open) {
                 return fail("`breaker(half_open)` must be between 1 and 65535");
             }
+            if b.max_half_open == Some(Duration::ZERO) {
+                return fail("`breaker(max_half_open)` must be greater than 0");
+            }
         }
         if self.rps.is_some() && self.rpm.is_some() {
             return fail("`rps` and `rpm` cannot both be set");

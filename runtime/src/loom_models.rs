@@ -15,7 +15,7 @@ use loom::thread;
 use crate::breaker::{BreakerState, Pass};
 use crate::bulkhead::Bulkhead;
 use crate::limiter::Limiter;
-use crate::Breaker;
+use crate::{Breaker, CircuitState};
 
 const SEC: u64 = 1_000_000_000;
 
@@ -89,4 +89,102 @@ fn loom_a_bucket_of_one_admits_one() {
             .count();
         assert_eq!(admitted, 1);
     });
+}
+
+/// Two trials of one half-open period fail at 12 s and 20 s, in either order: the breaker
+/// re-opens once, and its cooldown starts at the failure that re-opened it, whatever the other
+/// does after.
+#[test]
+fn loom_a_late_trial_cannot_move_a_later_cooldown() {
+    loom::model(|| {
+        let b = Arc::new(BreakerState::new(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::from_secs(10))
+                .half_open(2),
+        ));
+        b.failure(Pass::Closed, 0);
+        let first = b.admit::<true>(|| 11 * SEC).unwrap();
+        let second = b.admit::<true>(|| 11 * SEC).unwrap();
+        let threads: Vec<_> = [(first, 12 * SEC), (second, 20 * SEC)]
+            .into_iter()
+            .map(|(pass, at)| {
+                let b = b.clone();
+                thread::spawn(move || b.failure(pass, at))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // open until 22 s or 30 s, by which failed first; never a mix of the two
+        let state_at = |t: u64| b.state(t);
+        let (open_until_22, open_until_30) = (
+            state_at(22 * SEC) == CircuitState::HalfOpen,
+            state_at(30 * SEC) == CircuitState::HalfOpen,
+        );
+        assert!(open_until_30, "the cooldown of a re-open ends by 30 s");
+        if open_until_22 {
+            assert_eq!(state_at(22 * SEC - 1), CircuitState::Open);
+        } else {
+            assert_eq!(state_at(30 * SEC - 1), CircuitState::Open);
+        }
+        // one re-open: a single trial is let through afterwards
+        assert!(b.admit::<true>(|| 30 * SEC).is_ok());
+        assert!(b.admit::<true>(|| 30 * SEC).is_ok());
+        assert!(b.admit::<true>(|| 30 * SEC).is_err(), "two trials at most");
+    });
+}
+
+/// A trial answers late (or is dropped, giving its slot back) while the breaker forfeits its
+/// period (half-open too long) and a trial of the next period takes the slot: the late trial
+/// changes nothing, and the next period never has more than its one trial at a time.
+#[test]
+fn loom_a_forfeited_trial_slot_is_neither_leaked_nor_given_back_twice() {
+    for answers in [true, false] {
+        loom::model(move || forfeit_race(answers));
+    }
+}
+
+fn forfeit_race(answers: bool) {
+    let b = Arc::new(BreakerState::new(
+        Breaker::new()
+            .threshold(1)
+            .cooldown(Duration::from_secs(1))
+            .half_open(1)
+            .max_half_open(Duration::from_secs(5)),
+    ));
+    b.failure(Pass::Closed, 0);
+    let trial = b.admit::<true>(|| SEC).unwrap();
+    let late = {
+        let b = b.clone();
+        thread::spawn(move || {
+            if answers {
+                b.success(trial);
+            } else {
+                b.release(trial); // its future dropped
+            }
+        })
+    };
+    let next = {
+        let b = b.clone();
+        thread::spawn(move || {
+            // 6 s: half-open for 5 s; then 7 s: the cooldown is over
+            let at_6 = b.admit::<true>(|| 6 * SEC).is_ok();
+            (at_6, b.admit::<true>(|| 7 * SEC))
+        })
+    };
+    late.join().unwrap();
+    let (passed_at_6, at_7) = next.join().unwrap();
+    if passed_at_6 {
+        // the success closed it first: the calls pass as closed calls
+        assert!(answers);
+        assert_eq!(b.state(7 * SEC), CircuitState::Closed);
+        return;
+    }
+    // forfeited at 6 s (or still half-open with the slot given back); at 7 s one trial holds
+    // the one slot, whenever the late trial ended
+    let held = at_7.expect("the slot is free again");
+    assert!(b.admit::<true>(|| 7 * SEC).is_err(), "one trial at a time");
+    b.release(held);
+    assert!(b.admit::<true>(|| 7 * SEC).is_ok(), "and it came back once");
 }

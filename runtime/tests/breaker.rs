@@ -441,3 +441,101 @@ async fn a_trial_outliving_its_period_keeps_its_slot() {
     assert_eq!(p.call_async(|| async { Ok::<_, Error>(()) }).await, Ok(()));
     assert_eq!(state("breaker-trial-outlives-period"), CircuitState::Closed);
 }
+
+/// Found by review: with two trials of one half-open period, the second failing late moved the
+/// cooldown the first failure had started.
+#[test]
+fn a_late_trial_cannot_move_a_later_cooldown() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let p = Policy::builder("breaker-late-trial-cooldown")
+        .breaker(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::from_secs(10))
+                .half_open(2),
+        )
+        .build()
+        .unwrap();
+    let name = "breaker-late-trial-cooldown";
+    assert_eq!(p.call(failing), failing());
+    clock.advance(Duration::from_secs(11));
+    // two trials at 11 s: the first fails at 12 s, the second at 20 s
+    let second = p.call(|| {
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(p.call(failing), failing(), "the first trial");
+        assert_eq!(state(name), CircuitState::Open);
+        clock.advance(Duration::from_secs(8));
+        failing()
+    });
+    assert_eq!(second, failing());
+    // re-opened at 12 s until 22 s, not until 30 s
+    clock.advance(Duration::from_secs(2) - Duration::from_nanos(1));
+    assert_eq!(state(name), CircuitState::Open);
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(state(name), CircuitState::HalfOpen);
+    assert_eq!(p.call(|| Ok::<_, Error>(1)), Ok(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_half_open_too_long_reopens_and_ignores_the_late_answer() {
+    let name = "breaker-max-half-open";
+    let p = Policy::builder(name)
+        .breaker(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::from_secs(1))
+                .half_open(1)
+                .max_half_open(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(p.call_async(|| async { failing() }).await, failing());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // a trial that does not answer for a long while
+    let (answer, told) = tokio::sync::oneshot::channel::<()>();
+    let hung = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let mut told = Some(told);
+            p.call_async(|| {
+                let told = told.take();
+                async move {
+                    let _ = told.unwrap().await;
+                    failing()
+                }
+            })
+            .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(state(name), CircuitState::HalfOpen);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        p.call_async(|| async { Ok::<_, Error>(()) }).await,
+        Err(Error::CircuitOpen {
+            policy: name.into(),
+            retry_in: Duration::ZERO
+        }),
+        "the only trial slot is taken"
+    );
+    // 5 s half-open without a verdict: open again, for a full cooldown
+    tokio::time::advance(Duration::from_secs(4)).await;
+    assert_eq!(state(name), CircuitState::Open);
+    assert_eq!(
+        p.call_async(|| async { Ok::<_, Error>(()) }).await,
+        Err(Error::CircuitOpen {
+            policy: name.into(),
+            retry_in: Duration::from_secs(1)
+        })
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // the hung trial gave its slot up: a new trial passes, and closes the breaker
+    assert_eq!(p.call_async(|| async { Ok::<_, Error>(2) }).await, Ok(2));
+    assert_eq!(state(name), CircuitState::Closed);
+    // the late answer, a failure, is ignored
+    answer.send(()).unwrap();
+    assert_eq!(hung.await.unwrap(), failing());
+    assert_eq!(state(name), CircuitState::Closed);
+    assert_eq!(signals(name).unwrap().consecutive_failures, 0);
+}

@@ -384,7 +384,10 @@ fn the_lists_are_the_tables() {
             format!("unknown option `zzz` of `{group}`; expected one of {list}")
         );
     }
-    assert_eq!(list(BREAKER), "`threshold`, `cooldown`, `half_open`, `on`");
+    assert_eq!(
+        list(BREAKER),
+        "`threshold`, `cooldown`, `half_open`, `max_half_open`, `on`"
+    );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
     assert_eq!(groups, ["retry", "breaker", "stale"]);
@@ -435,5 +438,15 @@ fn one_fallback_at_most() {
     assert_eq!(
         err("fallback_why = 3"),
         ["`fallback_why` takes the path of a function: write e.g. `fallback_why = answer_anyway`"]
+    );
+}
+
+#[test]
+fn max_half_open_is_a_duration_greater_than_zero() {
+    let b = ok("breaker(max_half_open = \"1m\")").breaker.unwrap();
+    assert_eq!(b.max_half_open, Some(60_000_000_000));
+    assert_eq!(
+        err("breaker(max_half_open = 0)"),
+        ["`max_half_open` must be greater than 0: write e.g. `max_half_open = \"1m\"`"]
     );
 }
