@@ -484,3 +484,92 @@ async fn callers_that_give_up_do_not_starve_the_limiter() {
         "{served}: never more than burst + rate × time"
     );
 }
+
+// --- the same, async, on tokio's paused clock ---
+
+#[tokio::test(start_paused = true)]
+async fn async_a_hint_past_max_delay_ends_the_retries_and_a_hint_within_it_is_waited() {
+    let p = Policy::builder("judge-async-hints")
+        .retry(exact(1).max_delay(Duration::from_secs(5)))
+        .rps(100.0)
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let mut calls = 0;
+    let r = p
+        .call_async_classified(|| {
+            calls += 1;
+            async { Err::<(), _>(Api::Busy(Duration::from_secs(3600))) }
+        })
+        .await;
+    assert_eq!(r, Err(Api::Busy(Duration::from_secs(3600))));
+    assert_eq!((calls, t0.elapsed()), (1, Duration::ZERO));
+    assert_eq!(
+        signals("judge-async-hints").unwrap().held_off_for,
+        Duration::from_secs(5)
+    );
+    // held off: the next call waits the 5 s out, then its hint of 2 s is honoured
+    let mut calls = 0;
+    let r = p
+        .call_async_classified(|| {
+            calls += 1;
+            let first = calls == 1;
+            async move {
+                if first {
+                    Err(Api::Busy(Duration::from_secs(2)))
+                } else {
+                    Ok(calls)
+                }
+            }
+        })
+        .await;
+    assert_eq!(r, Ok(2));
+    assert_eq!(t0.elapsed(), Duration::from_secs(5 + 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_bad_requests_are_not_retried_and_never_open_the_breaker() {
+    let p = Policy::builder("judge-async-bad")
+        .retry(exact(3).delay(Duration::from_secs(1)))
+        .breaker(Breaker::new().threshold(1))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        let mut calls = 0;
+        let r = p
+            .call_async_classified(|| {
+                calls += 1;
+                async { Err::<(), _>(Api::BadRequest) }
+            })
+            .await;
+        assert_eq!((r, calls), (Err(Api::BadRequest), 1));
+    }
+    assert_eq!(t0.elapsed(), Duration::ZERO, "no backoff wait");
+    assert_eq!(state("judge-async-bad"), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_the_retry_budget_floor_lets_a_quiet_client_retry() {
+    let p = Policy::builder("judge-async-budget")
+        .retry(
+            exact(20)
+                .delay(Duration::from_millis(100))
+                .backoff(1.0)
+                .budget(0.1),
+        )
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let mut calls = 0;
+    let r = p
+        .call_async_classified(|| {
+            calls += 1;
+            async { Err::<(), _>(Api::Down) }
+        })
+        .await;
+    assert_eq!(r, Err(Api::Down));
+    // one first attempt pays for 0.1 of a retry: the floor, ten a window, pays for the rest
+    assert_eq!(calls, 1 + 10);
+    assert_eq!(t0.elapsed(), Duration::from_secs(1), "ten waits of 100 ms");
+}
