@@ -180,6 +180,15 @@ pub(crate) fn now_sync() -> Nanos {
     mock_now().unwrap_or_else(system_now)
 }
 
+/// Moves a mock clock's time by `d`, stopping at the end of the time base rather than wrapping
+/// round to its start.
+fn advance(now: &AtomicU64, d: Duration) {
+    let by = duration_to_nanos(d);
+    let _ = now.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+        Some(t.saturating_add(by))
+    });
+}
+
 /// Blocks the thread for `d`, or moves the thread's mock clock by `d` at once.
 pub(crate) fn sleep_sync(d: Duration) {
     if d.is_zero() {
@@ -188,7 +197,7 @@ pub(crate) fn sleep_sync(d: Duration) {
     let mocked = MOCK_USED.load(Ordering::Relaxed)
         && MOCK.with(|m| {
             m.borrow().as_ref().is_some_and(|t| {
-                t.fetch_add(duration_to_nanos(d), Ordering::AcqRel);
+                advance(t, d);
                 true
             })
         });
@@ -262,7 +271,7 @@ impl MockClock {
     /// assert_eq!(clock.elapsed() - t0, std::time::Duration::from_secs(60));
     /// ```
     pub fn advance(&self, d: Duration) {
-        self.now.fetch_add(duration_to_nanos(d), Ordering::AcqRel);
+        advance(&self.now, d);
     }
 
     /// The clock's time on the runtime's time base (the system's monotonic clock, shifted to read

@@ -70,10 +70,20 @@ impl Knobs {
         }
     }
 
+    /// The variable's name and value, if it is set; a value that is not UTF-8 is reported
+    /// (once) and treated as unset.
     fn raw(&self, knob: &str) -> Option<(String, String)> {
         let var = format!("{}{knob}", self.prefix);
-        let value = std::env::var(&var).ok()?;
-        Some((var, value))
+        match std::env::var_os(&var)?.into_string() {
+            Ok(value) => Some((var, value)),
+            Err(value) => {
+                report(
+                    &var,
+                    format!("ignoring {var}={value:?}: not UTF-8; keeping the configured value"),
+                );
+                None
+            }
+        }
     }
 
     fn get<T>(&self, knob: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {

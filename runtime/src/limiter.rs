@@ -61,9 +61,15 @@ impl Gcra {
             // more than the bucket holds: no wait would ever be enough
             return (Err(u64::MAX), None);
         }
-        let next = tat
-            .max(now)
-            .saturating_add(self.interval.saturating_mul(cost));
+        // past the end of the time base (a rate so small that its tokens never come): refused,
+        // never admitted by a saturated sum
+        let Some(next) = self
+            .interval
+            .checked_mul(cost)
+            .and_then(|need| tat.max(now).checked_add(need))
+        else {
+            return (Err(u64::MAX), None);
+        };
         let wait = next.saturating_sub(now).saturating_sub(self.tolerance);
         if wait <= max_wait {
             (Ok(wait), Some(next))
@@ -492,6 +498,22 @@ mod tests {
         assert_eq!(k.take::<true>(7, SEC, 1, 0), Ok(0));
         assert_eq!(look(&k, 7, SEC), Err(SEC));
         assert_eq!(look(&k, 8, SEC), Ok(0));
+    }
+
+    /// Found by review: `rps = 0.00000000001` was accepted, and then every call passed (the
+    /// arrival time saturated, and a saturated wait read as none).
+    #[test]
+    fn a_rate_too_small_to_count_refuses_instead_of_admitting() {
+        for rate in [1e-11, 1e-15, f64::MIN_POSITIVE] {
+            let d = direct(rate, 1, 1);
+            for now in [SEC, 1_000_000 * SEC] {
+                assert_eq!(take(&d, now, 1, u64::MAX), Err(u64::MAX), "rate {rate}");
+            }
+        }
+        // the smallest rate whose token fits the time base still admits its one token
+        let d = direct(1e-9, 1, 1); // one token in about 31 years
+        assert_eq!(take(&d, SEC, 1, 0), Ok(0));
+        assert!(take(&d, SEC, 1, 0).is_err());
     }
 
     #[test]

@@ -343,7 +343,8 @@ impl Budget {
                 retries += retries_of(s);
             }
         }
-        let allowance = (FLOOR_PER_SEC * WINDOW_SECS * ONE).saturating_add(deposits * self.ratio);
+        let allowance =
+            (FLOOR_PER_SEC * WINDOW_SECS * ONE).saturating_add(deposits.saturating_mul(self.ratio));
         if (retries + 1) * ONE > allowance {
             return false;
         }

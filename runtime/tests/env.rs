@@ -107,3 +107,27 @@ fn retry_max_never_adds_retries_to_a_policy_without_them() {
         .iter()
         .any(|w| w.contains("STAUNCH_ENV_NO_RETRY_RETRY_MAX") && w.contains("does not retry")));
 }
+
+/// Found by review: a value that is not UTF-8 was taken for an unset variable, silently.
+#[cfg(unix)]
+#[test]
+fn a_value_that_is_not_utf8_is_reported_once_and_ignored() {
+    use std::os::unix::ffi::OsStringExt;
+    std::env::set_var(
+        "STAUNCH_ENV_NOT_UTF8_MAX_INFLIGHT",
+        std::ffi::OsString::from_vec(vec![b'4', 0xff, 0xfe]),
+    );
+    let p = Policy::builder("env-not-utf8")
+        .max_inflight(2)
+        .build()
+        .unwrap();
+    assert_eq!(p.config().max_inflight, Some(2));
+    let reported: Vec<String> = warnings()
+        .into_iter()
+        .filter(|w| w.contains("STAUNCH_ENV_NOT_UTF8_MAX_INFLIGHT"))
+        .collect();
+    assert_eq!(
+        reported,
+        ["ignoring STAUNCH_ENV_NOT_UTF8_MAX_INFLIGHT=\"4\\xFF\\xFE\": not UTF-8; keeping the configured value"]
+    );
+}

@@ -155,3 +155,28 @@ fn sync_calls_wait_on_the_mock_clock() {
     }
     assert_eq!(clock.elapsed() - t0, Duration::from_secs(1));
 }
+
+/// Found by review: a rate small enough to saturate the limiter's arithmetic admitted every
+/// call; the environment could set one too.
+#[test]
+fn a_rate_too_small_to_count_refuses_every_call() {
+    let clock = staunch_runtime::MockClock::new();
+    let _g = clock.install();
+    std::env::set_var("STAUNCH_RATE_TINY_ENV_RPS", "0.00000000001");
+    for name in ["rate-tiny", "rate-tiny-env"] {
+        let p = Policy::builder(name)
+            .rps(if name == "rate-tiny" { 1e-11 } else { 10.0 })
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                p.call(|| Ok::<_, Error>(())),
+                Err(Error::RateLimited {
+                    policy: name.into(),
+                    retry_after: std::time::Duration::from_nanos(u64::MAX)
+                }),
+                "{name}"
+            );
+        }
+    }
+}

@@ -275,3 +275,55 @@ fn io_errors_classify_themselves() {
         ErrorKind::TimedOut
     );
 }
+
+/// Found by review: a huge budget fraction overflowed the budget's arithmetic.
+#[test]
+fn a_huge_retry_budget_neither_overflows_nor_refuses() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let p = Policy::builder("retry-huge-budget")
+        .retry(exact(3).delay(Duration::ZERO).budget(1e300))
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let mut calls = 0;
+        let r: Result<(), Error> = p.call(|| {
+            calls += 1;
+            Err(Error::Timeout {
+                policy: "up".into(),
+                after: Duration::ZERO,
+            })
+        });
+        assert!(matches!(r, Err(Error::Timeout { .. })));
+        assert_eq!(calls, 4);
+    }
+}
+
+/// Found by review: the mock clock wrapped round to the start of time when moved past its end.
+#[test]
+fn the_mock_clock_stops_at_the_end_of_time() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    clock.advance(Duration::MAX);
+    let end = clock.elapsed();
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(clock.elapsed(), end);
+    assert_eq!(end, Duration::from_nanos(u64::MAX));
+    // policies still work near there: a breaker opens and stays open for its cooldown
+    let clock = MockClock::new();
+    let _g = clock.install();
+    clock.advance(Duration::from_nanos(u64::MAX) - clock.elapsed() - Duration::from_secs(3600));
+    let p = Policy::builder("retry-end-of-time")
+        .breaker(Breaker::new().threshold(1))
+        .build()
+        .unwrap();
+    let down = Error::Timeout {
+        policy: "up".into(),
+        after: Duration::ZERO,
+    };
+    assert_eq!(p.call(|| Err::<(), _>(down.clone())), Err(down));
+    assert!(matches!(
+        p.call(|| Ok::<_, Error>(())),
+        Err(Error::CircuitOpen { .. })
+    ));
+}
