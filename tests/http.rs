@@ -61,7 +61,11 @@ async fn serve() -> String {
             get(|| async {
                 (
                     StatusCode::TOO_MANY_REQUESTS,
-                    [("retry-after", "2")],
+                    [
+                        ("retry-after", "2"),
+                        ("x-ratelimit-remaining-requests", "0"),
+                        ("x-ratelimit-reset-requests", "2s"),
+                    ],
                     r#"{"error": {"message": "Rate limit reached for requests", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}"#,
                 )
             }),
@@ -218,6 +222,13 @@ async fn the_errors_llm_apis_send_classify_as_what_they_mean() {
     // a rate limit and an overload: retried, and they count against the provider
     let rate = get("openai-rate").await.unwrap_err();
     assert!(rate.is_retryable() && rate.class().counts && !rate.is_key_fault());
+    let HttpError::Status { limits, .. } = &rate else {
+        panic!("{rate:?}")
+    };
+    assert_eq!(
+        (limits.remaining_requests, limits.reset_requests),
+        (Some(0), Some(Duration::from_secs(2)))
+    );
     assert_eq!(rate.retry_after(), Some(Duration::from_secs(2)));
     let overloaded = get("anthropic-overloaded").await.unwrap_err();
     assert!(overloaded.is_retryable() && overloaded.class().counts);

@@ -238,6 +238,9 @@ mod with_reqwest {
             body: String,
             /// What the provider said went wrong, read from the body once.
             api: Option<ApiError>,
+            /// What the provider said of its limits (`x-ratelimit-*` headers), for
+            /// [`Handle::observe`](crate::Handle::observe).
+            limits: Observed,
         },
         /// The request did not complete: connection, timeout, decoding.
         #[error(transparent)]
@@ -249,7 +252,8 @@ mod with_reqwest {
 
     impl HttpError {
         /// Turns a response with an error status into [`HttpError::Status`], reading its
-        /// `Retry-After` and body; passes a successful response through.
+        /// `Retry-After`, its `x-ratelimit-*` headers, and what its body says went wrong (once);
+        /// passes a successful response through.
         ///
         /// # Errors
         ///
@@ -273,8 +277,13 @@ mod with_reqwest {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let limits = observed(resp.headers());
             let body = resp.text().await.unwrap_or_default();
-            Err(HttpError::status(status.as_u16(), retry_after, body))
+            let mut e = HttpError::status(status.as_u16(), retry_after, body);
+            if let HttpError::Status { limits: l, .. } = &mut e {
+                *l = limits;
+            }
+            Err(e)
         }
 
         /// An error status, with what its body says read once.
@@ -292,6 +301,7 @@ mod with_reqwest {
                 retry_after,
                 api: ApiError::parse(&body),
                 body,
+                limits: Observed::default(),
             }
         }
 
