@@ -61,6 +61,7 @@ use proc_macro::TokenStream;
 /// | `retry(budget = F)` | no budget | F > 0 | the retries of the policy's name may add at most F × its first attempts of the last ten seconds, plus a floor of one retry a second |
 /// | `stale` or `stale(max_age = D, capacity = N)` | `max_age = "10m"`, `capacity = 1000` | N ≥ 1; the arguments `Hash`, the `Ok` value `Clone + Send + Sync + 'static` | when the call (and its fallback) finally fails, answer the last good result for the same arguments, if younger than `max_age` |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
+/// | `fallback_why = path` | none | as `fallback`, with one more parameter last: `why: staunch::Why<E>`; not with `fallback` | the fallback also hears why it was called: `Why::Failed(last error)` or `Why::Rejected(the policy's rejection)` |
 ///
 /// A duration `D` is whole seconds (`30`), fractional seconds (`0.25`) or a string read as a
 /// `STAUNCH_<NAME>_<KNOB>` environment variable is: a number with a unit (`"250ms"`, `"2s"`,

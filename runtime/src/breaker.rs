@@ -185,13 +185,7 @@ impl BreakerState {
                     };
                 }
                 _ => {
-                    let bounded = self.max_half_open != 0
-                        && now
-                            >= self
-                                .half_since
-                                .load(Ordering::Acquire)
-                                .saturating_add(self.max_half_open);
-                    if !bounded {
+                    if !self.half_open_too_long(now) {
                         return self.trial::<TAKE>(gen_of(p));
                     }
                     // half-open too long without a verdict: a full cooldown again
@@ -242,6 +236,16 @@ impl BreakerState {
             self.forfeited.fetch_max(gen, Ordering::AcqRel);
             self.trials.swap(trials(gen + 1, 0, 0), Ordering::AcqRel);
         }
+    }
+
+    /// Whether the current half-open period has gone on longer than `max_half_open` at `now`.
+    fn half_open_too_long(&self, now: Nanos) -> bool {
+        self.max_half_open != 0
+            && now
+                >= self
+                    .half_since
+                    .load(Ordering::Acquire)
+                    .saturating_add(self.max_half_open)
     }
 
     /// Whether the trials of `gen` were forfeited.
@@ -374,19 +378,8 @@ impl BreakerState {
                     CircuitState::HalfOpen
                 }
             }
-            _ => {
-                let over = self.max_half_open != 0
-                    && now
-                        >= self
-                            .half_since
-                            .load(Ordering::Acquire)
-                            .saturating_add(self.max_half_open);
-                if over {
-                    CircuitState::Open
-                } else {
-                    CircuitState::HalfOpen
-                }
-            }
+            _ if self.half_open_too_long(now) => CircuitState::Open,
+            _ => CircuitState::HalfOpen,
         }
     }
 
