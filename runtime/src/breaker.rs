@@ -289,19 +289,16 @@ impl BreakerState {
             return;
         };
         if same_period(prev, gen) && successes_of(prev, gen) + 1 >= max {
-            let half = phase(HALF_OPEN, false, gen);
-            if self
-                .phase
-                .compare_exchange(
-                    half,
-                    phase(CLOSED, false, gen + 1),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-            {
-                self.failures.store(0, Ordering::Release);
-            }
+            // the count of the period before goes first: a call that finds the breaker closed
+            // must not add its failure to it (one failure would re-open it). Cleared while the
+            // breaker is still half-open, the count is unused until it closes.
+            self.failures.store(0, Ordering::Release);
+            let _ = self.phase.compare_exchange(
+                phase(HALF_OPEN, false, gen),
+                phase(CLOSED, false, gen + 1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
     }
 

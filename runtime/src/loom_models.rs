@@ -188,3 +188,37 @@ fn forfeit_race(answers: bool) {
     b.release(held);
     assert!(b.admit::<true>(|| 7 * SEC).is_ok(), "and it came back once");
 }
+
+/// A trial closes the breaker while a call let through by the newly closed breaker fails: one
+/// failure after closing never re-opens a breaker whose threshold is two (the count of the
+/// period before must be gone before the breaker reads closed).
+#[test]
+fn loom_closing_resets_the_count_before_a_closed_failure_can_see_it() {
+    loom::model(|| {
+        let b = Arc::new(BreakerState::new(
+            Breaker::new()
+                .threshold(2)
+                .cooldown(Duration::from_secs(1))
+                .half_open(1),
+        ));
+        b.failure(Pass::Closed, 0);
+        b.failure(Pass::Closed, 0);
+        let trial = b.admit::<true>(|| SEC).unwrap();
+        let closer = {
+            let b = b.clone();
+            thread::spawn(move || b.success(trial))
+        };
+        let caller = {
+            let b = b.clone();
+            thread::spawn(move || {
+                if let Ok(Pass::Closed) = b.admit::<true>(|| SEC) {
+                    b.failure(Pass::Closed, SEC);
+                }
+            })
+        };
+        closer.join().unwrap();
+        caller.join().unwrap();
+        assert_eq!(b.state(SEC), CircuitState::Closed);
+        assert!(b.consecutive_failures() <= 1);
+    });
+}
