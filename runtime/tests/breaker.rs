@@ -530,12 +530,80 @@ async fn a_breaker_half_open_too_long_reopens_and_ignores_the_late_answer() {
         })
     );
     tokio::time::advance(Duration::from_secs(1)).await;
-    // the hung trial gave its slot up: a new trial passes, and closes the breaker
-    assert_eq!(p.call_async(|| async { Ok::<_, Error>(2) }).await, Ok(2));
-    assert_eq!(state(name), CircuitState::Closed);
-    // the late answer, a failure, is ignored
+    // the hung trial gave its slot up: a new trial passes, and holds the one slot...
+    let (go_on, told) = tokio::sync::oneshot::channel::<()>();
+    let next = spawn_trial(&p, told, Ok(2));
+    tokio::task::yield_now().await;
+    // ...whatever the late answer does: a failure, ignored, that gives back no slot of this period
     answer.send(()).unwrap();
     assert_eq!(hung.await.unwrap(), failing());
+    assert_eq!(state(name), CircuitState::HalfOpen);
+    assert_eq!(
+        p.call_async(|| async { Ok::<_, Error>(()) }).await,
+        Err(Error::CircuitOpen {
+            policy: name.into(),
+            retry_in: Duration::ZERO
+        }),
+        "one trial at a time"
+    );
+    go_on.send(()).unwrap();
+    assert_eq!(next.await.unwrap(), Ok(2));
     assert_eq!(state(name), CircuitState::Closed);
     assert_eq!(signals(name).unwrap().consecutive_failures, 0);
+}
+
+/// A trial call that answers `out` once told to.
+fn spawn_trial(
+    p: &Policy,
+    told: tokio::sync::oneshot::Receiver<()>,
+    out: Result<u32, Error>,
+) -> tokio::task::JoinHandle<Result<u32, Error>> {
+    let p = p.clone();
+    tokio::spawn(async move {
+        let mut told = Some(told);
+        p.call_async(|| {
+            let (told, out) = (told.take(), out.clone());
+            async move {
+                let _ = told.expect("one attempt").await;
+                out
+            }
+        })
+        .await
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_success_of_an_earlier_period_counts_for_nothing_in_the_next() {
+    let name = "breaker-late-success";
+    let p = Policy::builder(name)
+        .breaker(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::from_secs(1))
+                .half_open(2),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(p.call_async(|| async { failing() }).await, failing());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // two trials of the first half-open period: one hangs, the other fails and re-opens it
+    let (a_go, a_told) = tokio::sync::oneshot::channel();
+    let a = spawn_trial(&p, a_told, Ok(1));
+    tokio::task::yield_now().await;
+    assert_eq!(p.call_async(|| async { failing() }).await, failing());
+    assert_eq!(state(name), CircuitState::Open);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // the next period's first trial; then the first period's trial succeeds, late
+    let (c_go, c_told) = tokio::sync::oneshot::channel();
+    let c = spawn_trial(&p, c_told, Ok(3));
+    tokio::task::yield_now().await;
+    a_go.send(()).unwrap();
+    assert_eq!(a.await.unwrap(), Ok(1));
+    assert_eq!(state(name), CircuitState::HalfOpen);
+    // one success of this period is not the two it needs
+    c_go.send(()).unwrap();
+    assert_eq!(c.await.unwrap(), Ok(3));
+    assert_eq!(state(name), CircuitState::HalfOpen);
+    assert_eq!(p.call_async(|| async { Ok::<_, Error>(4) }).await, Ok(4));
+    assert_eq!(state(name), CircuitState::Closed);
 }
