@@ -364,11 +364,19 @@ fn forced_states_hold_until_reset() {
         assert_eq!(p.call(failing), failing());
     }
     assert_eq!(state("breaker-forced"), CircuitState::Closed);
+    let clock = MockClock::new();
+    let _g = clock.install();
     h.force_open();
-    assert!(matches!(
+    // held open past any cooldown, until reset
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(state("breaker-forced"), CircuitState::Open);
+    assert_eq!(
         p.call(|| Ok::<_, Error>(())),
-        Err(Error::CircuitOpen { .. })
-    ));
+        Err(Error::CircuitOpen {
+            policy: "breaker-forced".into(),
+            retry_in: Duration::from_secs(30)
+        })
+    );
     h.reset();
     assert_eq!(p.call(|| Ok::<_, Error>(())), Ok(()));
 }
