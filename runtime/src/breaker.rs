@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use crate::clock::{duration_to_nanos, Nanos};
 
+#[cfg(all(test, not(loom)))]
+mod props;
 mod settings;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 pub use settings::Breaker;

@@ -441,6 +441,9 @@ impl Keyed {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod props;
+
 #[cfg(test)]
 mod tests {
     use super::*;
