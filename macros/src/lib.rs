@@ -12,6 +12,8 @@ mod args;
 mod duration;
 mod errors;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod shape;
 mod validate;
 mod values;
