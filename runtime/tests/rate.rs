@@ -180,3 +180,50 @@ fn a_rate_too_small_to_count_refuses_every_call() {
         }
     }
 }
+
+/// `Handle::reset` refills every bucket, direct and keyed, and a keyed limiter forgets its keys
+/// (two survivors of cargo mutants on limiter.rs).
+#[test]
+fn a_reset_refills_every_bucket_and_forgets_the_keys() {
+    let clock = staunch_runtime::MockClock::new();
+    let _g = clock.install();
+    let keyed = Policy::builder("rate-reset-keyed")
+        .rps(1.0)
+        .keyed()
+        .wait(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let direct = Policy::builder("rate-reset-direct")
+        .rps(1.0)
+        .wait(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let call_key = |user: &str| {
+        let mut call = keyed.begin::<Result<(), Error>>(|_| Class::DEFAULT);
+        match call.attempt_sync(Req::new().key(key_hash(user)), || Ok(())) {
+            Step::Done(r) | Step::Fallback(r) => r,
+            Step::Again => unreachable!("no retry"),
+        }
+    };
+    for user in ["alice", "bob"] {
+        assert_eq!(call_key(user), Ok(()));
+        assert!(matches!(call_key(user), Err(Error::RateLimited { .. })));
+    }
+    assert_eq!(direct.call(|| Ok::<_, Error>(())), Ok(()));
+    assert!(matches!(
+        direct.call(|| Ok::<_, Error>(())),
+        Err(Error::RateLimited { .. })
+    ));
+    assert_eq!(signals("rate-reset-keyed").unwrap().keys, Some(2));
+    keyed.handle().reset();
+    direct.handle().reset();
+    assert_eq!(signals("rate-reset-keyed").unwrap().keys, Some(0));
+    assert_eq!(
+        signals("rate-reset-direct").unwrap().rate_remaining,
+        Some(1.0)
+    );
+    for user in ["alice", "bob"] {
+        assert_eq!(call_key(user), Ok(()), "{user}'s bucket is full again");
+    }
+    assert_eq!(direct.call(|| Ok::<_, Error>(())), Ok(()));
+}
