@@ -101,22 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
     // the careless user: every one of these is refused (400), and none counts against a breaker
-    let careless = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(start + scenario::BAD_PROMPTS_AT).await;
-            let mut asks = tokio::task::JoinSet::new();
-            for n in 0..scenario::BAD_PROMPTS {
-                let client = client.clone();
-                asks.spawn(async move { client.ask(&scenario::too_long_prompt(n)).await });
-            }
-            let mut refused = 0;
-            while let Some(r) = asks.join_next().await {
-                refused += usize::from(matches!(r, Ok(Err(_))));
-            }
-            refused
-        })
-    };
+    let careless = llm::client::careless_user(client.clone(), start);
     for w in 0..WORKERS {
         let (client, outcomes) = (client.clone(), outcomes.clone());
         workers.push(tokio::spawn(async move {
@@ -231,7 +216,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "the careless user's {} prompts: {} refused (400), and no breaker opened for them",
         scenario::BAD_PROMPTS,
-        careless.await?
+        careless.await?.iter().filter(|r| r.is_err()).count()
     );
     Ok(())
 }

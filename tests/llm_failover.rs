@@ -121,22 +121,7 @@ async fn the_client_rides_out_the_outage() {
         }));
     }
     // the careless user's burst of prompts that are too long
-    let careless = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(start + scenario::BAD_PROMPTS_AT).await;
-            let mut asks = tokio::task::JoinSet::new();
-            for n in 0..scenario::BAD_PROMPTS {
-                let client = client.clone();
-                asks.spawn(async move { client.ask(&scenario::too_long_prompt(n)).await });
-            }
-            let mut answers = Vec::new();
-            while let Some(r) = asks.join_next().await {
-                answers.push(r.unwrap());
-            }
-            answers
-        })
-    };
+    let careless = llm::client::careless_user(client.clone(), start);
     // the breakers' transitions, as a monitor polling every 10 ms sees them
     let mut transitions: Vec<(Duration, &str, CircuitState)> = Vec::new();
     let mut states = [CircuitState::Closed; 3];

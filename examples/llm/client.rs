@@ -162,3 +162,26 @@ impl<T: Transport> LlmClient<T> {
             .await
     }
 }
+
+/// The careless user: at `start + BAD_PROMPTS_AT`, a burst of prompts that are too long, all at
+/// once. Every one is refused (400), and none counts against a breaker. Their answers, in the
+/// order they came.
+pub fn careless_user<T: Transport + 'static>(
+    client: std::sync::Arc<LlmClient<T>>,
+    start: tokio::time::Instant,
+) -> tokio::task::JoinHandle<Vec<Result<Reply, HttpError>>> {
+    use super::scenario::{too_long_prompt, BAD_PROMPTS, BAD_PROMPTS_AT};
+    tokio::spawn(async move {
+        tokio::time::sleep_until(start + BAD_PROMPTS_AT).await;
+        let mut asks = tokio::task::JoinSet::new();
+        for n in 0..BAD_PROMPTS {
+            let client = client.clone();
+            asks.spawn(async move { client.ask(&too_long_prompt(n)).await });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = asks.join_next().await {
+            answers.push(answer.expect("an ask does not panic"));
+        }
+        answers
+    })
+}
