@@ -403,6 +403,21 @@ fn unknown_in<C>(name: &str, group: &str, rows: &[Row<C>]) -> String {
     }
 }
 
+/// Whether `v` is the first of a set of options that exclude each other (`written` holds the
+/// one written first); a later one is reported: "`rpm` conflicts with `rps`: set only one rate".
+fn first_of(written: &mut Option<String>, v: &Given, what: &str, errors: &mut Errors) -> bool {
+    let which = v.ident.to_string();
+    if let Some(other) = written {
+        errors.at(
+            v.ident.span(),
+            format!("`{which}` conflicts with `{other}`: set only one {what}"),
+        );
+        return false;
+    }
+    *written = Some(which);
+    true
+}
+
 /// What an option needs beside it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Need {
@@ -447,31 +462,17 @@ impl Top {
 
     /// `rps` or `rpm`: one of them only.
     fn rate(&mut self, v: &Given, errors: &mut Errors, per: fn(f64) -> Rate) {
-        let which = v.ident.to_string();
-        if let Some(other) = &self.rate {
-            errors.at(
-                v.ident.span(),
-                format!("`{which}` conflicts with `{other}`: set only one rate"),
-            );
-            return;
+        if first_of(&mut self.rate, v, "rate", errors) {
+            self.cfg.rate = v.positive(errors).map(per);
         }
-        self.rate = Some(which);
-        self.cfg.rate = v.positive(errors).map(per);
     }
 
     /// `fallback` or `fallback_why`: one fallback at most.
     fn fallback(&mut self, v: &Given, why: bool, errors: &mut Errors) {
-        let which = v.ident.to_string();
-        if let Some(other) = &self.fallback {
-            errors.at(
-                v.ident.span(),
-                format!("`{which}` conflicts with `{other}`: set only one fallback"),
-            );
-            return;
+        if first_of(&mut self.fallback, v, "fallback", errors) {
+            self.cfg.fallback = v.path(errors);
+            self.cfg.fallback_why = why;
         }
-        self.fallback = Some(which);
-        self.cfg.fallback = v.path(errors);
-        self.cfg.fallback_why = why;
     }
 
     fn timeout(&mut self, v: &Given, errors: &mut Errors) {

@@ -279,11 +279,7 @@ mod with_reqwest {
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let limits = observed(resp.headers());
             let body = resp.text().await.unwrap_or_default();
-            let mut e = HttpError::status(status.as_u16(), retry_after, body);
-            if let HttpError::Status { limits: l, .. } = &mut e {
-                *l = limits;
-            }
-            Err(e)
+            Err(HttpError::read(status.as_u16(), retry_after, body, limits))
         }
 
         /// An error status, with what its body says read once.
@@ -296,12 +292,22 @@ mod with_reqwest {
         /// ```
         #[must_use]
         pub fn status(status: u16, retry_after: Option<Duration>, body: String) -> Self {
+            HttpError::read(status, retry_after, body, Observed::default())
+        }
+
+        /// The one place an error status is built: the body's error read once.
+        fn read(
+            status: u16,
+            retry_after: Option<Duration>,
+            body: String,
+            limits: Observed,
+        ) -> Self {
             HttpError::Status {
                 status,
                 retry_after,
                 api: ApiError::parse(&body),
                 body,
-                limits: Observed::default(),
+                limits,
             }
         }
 

@@ -265,9 +265,11 @@ impl Default for Retry {
 const WINDOW_SECS: u64 = 10;
 /// The retries a budget allows a second whatever the first attempts (tower's `min_per_sec`).
 const FLOOR_PER_SEC: u64 = 1;
-/// A slot's fields: the second it counts (low 20 bits), first attempts (22), retries (22).
-const SECOND_BITS: u32 = 20;
-const COUNT_BITS: u32 = 22;
+/// A slot's fields: the second it counts (low 24 bits), first attempts (20), retries (20). The
+/// second is known modulo 2^24 (194 days): a slot last written exactly a multiple of 194 days
+/// ago, to the second, would be read as current, once. Counts saturate at 2^20 − 1 a second.
+const SECOND_BITS: u32 = 24;
+const COUNT_BITS: u32 = 20;
 const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
 
 const fn slot(second: u64, deposits: u64, retries: u64) -> u64 {
@@ -354,10 +356,90 @@ impl Budget {
 }
 
 #[cfg(test)]
+mod props {
+    //! The budget against a reference that keeps every second's counts, over random first
+    //! attempts, retries and clock moves (gaps up to a month), at fractions from the smallest
+    //! to the huge.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Advance(u64),
+        Deposit,
+        Withdraw,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_budget_allows_what_its_window_and_floor_allow(
+            ratio in prop_oneof![Just(1e-6), Just(0.1), Just(1.0), Just(1e300), 0.001f64..10.0],
+            t0 in prop_oneof![Just(0u64), Just(1u64 << 40), 0u64..1u64 << 62],
+            ops in proptest::collection::vec(prop_oneof![
+                (0u64..3 * SEC).prop_map(Op::Advance),
+                (0u64..30 * 24 * 3600 * SEC).prop_map(Op::Advance),
+                // the period of the 20-bit seconds an earlier version kept (12 days)
+                Just(Op::Advance((1 << 20) * SEC)),
+                Just(Op::Deposit),
+                Just(Op::Withdraw),
+            ], 1..200),
+        ) {
+            let b = Budget::new(ratio);
+            // second -> (first attempts, retries)
+            let mut seen: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+            let mut now = t0;
+            for op in ops {
+                match op {
+                    Op::Advance(d) => now = now.saturating_add(d),
+                    Op::Deposit => {
+                        b.deposit(now);
+                        seen.entry(now / SEC).or_default().0 += 1;
+                    }
+                    Op::Withdraw => {
+                        let second = now / SEC;
+                        let (d, r) = seen
+                            .range(second.saturating_sub(WINDOW_SECS - 1)..=second)
+                            .fold((0u64, 0u64), |(d, r), (_, (dd, rr))| (d + dd, r + rr));
+                        let allowance = (FLOOR_PER_SEC * WINDOW_SECS * ONE)
+                            .saturating_add(d.saturating_mul(b.ratio));
+                        let allowed = (r + 1) * ONE <= allowance;
+                        prop_assert_eq!(b.withdraw(now), allowed, "{:?} at {}", seen, second);
+                        if allowed {
+                            seen.entry(second).or_default().1 += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     const SEC: u64 = 1_000_000_000;
+
+    /// Found by a review of the packing: with the second kept in 20 bits, a slot written
+    /// exactly 2^20 s (12 days) earlier read as the current second, and its retries counted.
+    #[test]
+    fn a_slot_from_twelve_days_ago_is_not_this_second() {
+        let b = Budget::new(0.1);
+        let t0 = 100 * SEC;
+        while b.withdraw(t0) {}
+        assert!(
+            b.withdraw(t0 + (1 << 20) * SEC),
+            "a new window, twelve days on"
+        );
+    }
 
     #[test]
     fn a_quiet_client_still_retries_once_a_second() {

@@ -573,3 +573,55 @@ async fn async_the_retry_budget_floor_lets_a_quiet_client_retry() {
     assert_eq!(calls, 1 + 10);
     assert_eq!(t0.elapsed(), Duration::from_secs(1), "ten waits of 100 ms");
 }
+
+#[tokio::test(start_paused = true)]
+async fn deadlines_at_the_edges_of_what_is_accepted() {
+    // the shortest: a body that answers at once still answers; one that waits is cut as soon
+    // as tokio's timers can (they tick by the millisecond: a body done within that tick wins)
+    let shortest = Policy::builder("judge-deadline-1ns")
+        .deadline(Duration::from_nanos(1))
+        .build()
+        .unwrap();
+    assert_eq!(
+        shortest.call_async(|| async { Ok::<_, Error>(1) }).await,
+        Ok(1)
+    );
+    assert_eq!(
+        shortest
+            .call_async(|| async {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Ok::<_, Error>(2)
+            })
+            .await,
+        Err(Error::Timeout {
+            policy: "judge-deadline-1ns".into(),
+            after: Duration::from_nanos(1)
+        })
+    );
+    // the longest: no wait, no cut, retries as if there were no deadline
+    let longest = Policy::builder("judge-deadline-max")
+        .retry(exact(2).delay(Duration::from_secs(1)))
+        .deadline(Duration::MAX)
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let mut calls = 0;
+    let r = longest
+        .call_async_classified(|| {
+            calls += 1;
+            async { Err::<(), _>(Api::Down) }
+        })
+        .await;
+    assert_eq!((r, calls), (Err(Api::Down), 3));
+    assert_eq!(t0.elapsed(), Duration::from_secs(1 + 2));
+    // and sync, on a mock clock far ahead
+    let clock = MockClock::new();
+    let _g = clock.install();
+    clock.advance(Duration::from_nanos(u64::MAX / 2));
+    let mut calls = 0;
+    let r = longest.call_classified(|| {
+        calls += 1;
+        Err::<(), _>(Api::Down)
+    });
+    assert_eq!((r, calls), (Err(Api::Down), 3));
+}
