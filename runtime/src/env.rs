@@ -12,7 +12,8 @@ use crate::sync::global::{lock, Mutex};
 
 static REPORTED: LazyLock<Mutex<(BTreeSet<String>, Vec<String>)>> = LazyLock::new(Mutex::default);
 
-/// Every problem with a `STAUNCH_*` variable reported so far, oldest first, each reported once.
+/// Every problem with a `STAUNCH_*` variable or a policy's name reported so far, oldest first,
+/// each reported once.
 ///
 /// # Examples
 ///
@@ -26,9 +27,10 @@ pub fn warnings() -> Vec<String> {
     lock(&REPORTED).1.clone()
 }
 
-fn report(var: &str, message: String) {
+/// Reports `message` once per `key`, on standard error and in [`warnings`].
+pub(crate) fn report(key: &str, message: String) {
     let mut reported = lock(&REPORTED);
-    if reported.0.insert(var.to_owned()) {
+    if reported.0.insert(key.to_owned()) {
         eprintln!("staunch: {message}");
         reported.1.push(message);
     }

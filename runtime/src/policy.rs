@@ -10,7 +10,6 @@ use crate::clock::{self, Mode};
 use crate::config::{ConfigError, Settings};
 use crate::handle::Handle;
 use crate::registry;
-use crate::shared::Shared;
 use crate::{Breaker, Config, Error, Retry, Stale};
 
 /// Builds a [`Policy`]: each part optional.
@@ -211,7 +210,10 @@ impl PolicyBuilder {
     ///
     /// The breaker, limiter and bulkhead belong to the name: if a policy of this name exists
     /// already, the new one shares them (and their first configuration, the retry budget's
-    /// fraction included); retry, timeout and deadline are the new policy's own.
+    /// fraction included); retry, timeout and deadline are the new policy's own. A new one that
+    /// declares the shared parts differently is reported once in [`warnings`](crate::warnings).
+    /// A name held by an [`unnamed`](Policy::unnamed) policy is never joined: the new policy
+    /// takes `name#2` (`#3`, …) instead.
     ///
     /// # Errors
     ///
@@ -227,9 +229,7 @@ impl PolicyBuilder {
     pub fn build(self) -> Result<Policy, ConfigError> {
         let settings = self.0.checked()?;
         let config = settings.resolve();
-        let shared = registry::register(&settings.name, settings.unique, |name| {
-            Shared::new(name, &config)
-        });
+        let shared = registry::register(&settings.name, settings.unique, &config);
         Ok(Policy {
             plan: Plan {
                 shared,
