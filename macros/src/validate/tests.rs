@@ -450,3 +450,31 @@ fn max_half_open_is_a_duration_greater_than_zero() {
         ["`max_half_open` must be greater than 0: write e.g. `max_half_open = \"1m\"`"]
     );
 }
+
+#[test]
+fn values_are_literals() {
+    // `!3` is not a negative number
+    assert_eq!(
+        one("retry(max = !3)"),
+        "`max` takes a whole number: write e.g. `max = 3`"
+    );
+    assert_eq!(
+        one("rps = !1"),
+        "`rps` takes a number: write e.g. `rps = 10`"
+    );
+    assert_eq!(
+        one("timeout = !1"),
+        "`timeout` takes a duration: whole seconds (`timeout = 30`), fractional seconds (`timeout = 0.25`) or a string with a unit (`timeout = \"250ms\"`, `\"2s\"`, `\"1m\"`, `\"1h\"`)"
+    );
+    // too large for an `f64`
+    assert_eq!(one("rps = 1e999"), "`rps` is not a finite number");
+    assert_eq!(
+        one("retry(backoff = 1e999)"),
+        "`backoff` is not a finite number"
+    );
+    // a path under an attribute is not the path of a function
+    assert_eq!(
+        one("retry(on = #[cfg(test)] is_transient)"),
+        "`on` takes the path of a function: write e.g. `on = is_transient`"
+    );
+}
