@@ -15,6 +15,7 @@ use std::time::Duration;
 use llm::client::{LlmClient, Reply, Transport};
 use llm::scenario::{self, Provider};
 use llm::server::{self, ChatRequest, ChatResponse, Message};
+use staunch::events::{Event, EventKind, Filter, Kinds};
 use staunch::http::HttpError;
 use staunch::CircuitState;
 use tokio::sync::Mutex;
@@ -98,6 +99,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("   t |     alpha ok/err rt fb |   bravo ok/err fb | charlie ok/err fb | stale failed | breakers a/b/c");
 
+    // every breaker's state changes, as they happen
+    let (_subscription, mut changes) =
+        staunch::events::channel(Filter::all().kinds(Kinds::STATE), 1024);
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
     // the careless user: every one of these is refused (400), and none counts against a breaker
@@ -121,23 +125,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }));
     }
 
-    // once a second: what each provider answered, and the breakers; state changes as they come
+    // once a second: what each provider answered, and the breakers; state changes as they come,
+    // from the policies' events
     let names = ["alpha", "bravo", "charlie"];
-    let state = |name| staunch::signals(name).map_or(CircuitState::Closed, |s| s.circuit);
-    let mut last_states = names.map(state);
+    let mut last_states = [CircuitState::Closed; 3];
     let mut last = Totals::read(&seen);
     let mut next_tick = start + Duration::from_secs(1);
     while workers.iter().any(|w| !w.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        for (i, name) in names.iter().enumerate() {
-            let now = state(name);
-            if now != last_states[i] {
-                println!(
-                    "     | {:>5.2}s  {name} breaker {:?} -> {now:?}",
-                    start.elapsed().as_secs_f64(),
-                    last_states[i]
-                );
-                last_states[i] = now;
+        let event = tokio::select! {
+            e = changes.recv() => e,
+            () = tokio::time::sleep_until(next_tick) => None,
+        };
+        if let Some(Event {
+            policy,
+            kind: EventKind::StateChange { from, to },
+            ..
+        }) = event
+        {
+            println!(
+                "     | {:>5.2}s  {policy} breaker {from:?} -> {to:?}",
+                start.elapsed().as_secs_f64(),
+            );
+            if let Some(i) = names.iter().position(|n| **n == *policy) {
+                last_states[i] = to;
             }
         }
         if Instant::now() >= next_tick {

@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use crate::bulkhead::Slot;
 use crate::classify::Class;
 use crate::clock::{self, Mode, Nanos};
+use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
 use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
@@ -132,7 +133,12 @@ pub struct Call<'p, R: IsResult> {
     /// reported there, once).
     convert: fn(Error) -> R::Err,
     usage: Option<fn(&R::Ok) -> u64>,
-    rejected: bool,
+    /// The error's text, for events.
+    describe: fn(&R::Err) -> String,
+    /// The part that turned the last attempt away, if one did.
+    rejected: Option<Part>,
+    /// When the current attempt began, if anyone wants its event (0 otherwise).
+    started: Nanos,
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
@@ -159,24 +165,22 @@ const NO_LIMIT: Nanos = u64::MAX;
 
 /// Armed around a sync body, and forgotten when it returns: dropped only while the body's panic
 /// unwinds, when it records the failure.
-struct Unwinding<'g, 'a>(&'g mut Option<Admitted<'a>>);
+struct Unwinding<'g, 'a, 'p, R: IsResult>(&'g mut Option<Admitted<'a>>, &'g Call<'p, R>);
 
-impl Drop for Unwinding<'_, '_> {
+impl<R: IsResult> Drop for Unwinding<'_, '_, '_, R> {
     #[cold]
     fn drop(&mut self) {
         if let Some(admitted) = self.0.take() {
-            admitted.failure(Mode::Sync.now());
+            let now = Mode::Sync.now();
+            self.1.panicked(now);
+            admitted.failure(now);
         }
     }
 }
 
-/// A panic in an async body, caught where it was polled: recorded as a failure, its slots given
-/// back, and it goes on unwinding.
-#[cold]
-fn unwind(admitted: Admitted<'_>, slot: Slot<'_>, panic: Box<dyn std::any::Any + Send>) -> ! {
-    admitted.failure(Mode::Async.now());
-    drop(slot);
-    resume_unwind(panic)
+/// The error text of a type the events know nothing of.
+fn type_of<E>(_: &E) -> String {
+    format!("an error of type `{}`", std::any::type_name::<E>())
 }
 
 enum Settled<R> {
@@ -197,6 +201,7 @@ impl<R: IsResult> Call<'_, R> {
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
+        self.start::<true>();
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
@@ -212,18 +217,20 @@ impl<R: IsResult> Call<'_, R> {
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
         let mut admitted = Some(admitted);
-        let unwinding = Unwinding(&mut admitted);
+        let unwinding = Unwinding(&mut admitted, self);
         let out = f();
         std::mem::forget(unwinding);
         let Some(admitted) = admitted else {
             unreachable!("only the unwinding guard takes the pass")
         };
-        drop(slot);
         // the happy path stays here, inline: moving `out` through another enum costs
         if self.is_plain_success(&out) {
+            slot.succeeded();
+            self.succeeded::<true>();
             admitted.success();
             return Step::Done(out);
         }
+        drop(slot);
         match self.settle::<true>(out, admitted) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
@@ -256,6 +263,7 @@ impl<R: IsResult> Call<'_, R> {
         // attempt's future is moved into its caller's, so its size is paid on every call.
         let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
+        self.start::<false>();
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -308,20 +316,85 @@ impl<R: IsResult> Call<'_, R> {
             };
             match caught {
                 Ok(out) => out,
-                Err(panic) => unwind(admitted, slot, panic),
+                Err(panic) => self.unwind(admitted, slot, panic),
             }
         };
-        drop(slot);
         if self.is_plain_success(&out) {
+            slot.succeeded();
+            self.succeeded::<false>();
             admitted.success();
             return Step::Done(out);
         }
+        drop(slot);
         let wait = match self.settle::<false>(out, admitted) {
             Settled::Step(step) => return step,
             Settled::RetryAfter(w) => w,
         };
         tokio::time::sleep(wait).await;
         Step::Again
+    }
+
+    /// Notes when the attempt began, if anyone wants its event.
+    #[inline(always)]
+    fn start<const SYNC: bool>(&mut self) {
+        if self.plan.shared.events.wants(Kinds::ATTEMPT) {
+            self.started = if SYNC { Mode::Sync } else { Mode::Async }.now();
+        }
+    }
+
+    /// Reports a plain success, if anyone wants it.
+    #[inline(always)]
+    fn succeeded<const SYNC: bool>(&self) {
+        if self.plan.shared.events.wants(Kinds::ATTEMPT) {
+            self.attempted(Verdict::Success, None, Self::clock::<SYNC>());
+        }
+    }
+
+    fn clock<const SYNC: bool>() -> Nanos {
+        if SYNC { Mode::Sync } else { Mode::Async }.now()
+    }
+
+    /// Reports an attempt's end.
+    #[cold]
+    fn attempted(&self, verdict: Verdict, error: Option<String>, now: Nanos) {
+        let events = &self.plan.shared.events;
+        if events.wants(Kinds::ATTEMPT) {
+            let elapsed = if self.started == 0 {
+                Duration::ZERO // the subscription began during the attempt
+            } else {
+                Duration::from_nanos(now.saturating_sub(self.started))
+            };
+            events.emit(EventKind::Attempt {
+                attempt: self.retries.saturating_add(1),
+                verdict,
+                error,
+                elapsed,
+            });
+        }
+    }
+
+    /// A panic in the body, recorded.
+    #[cold]
+    fn panicked(&self, now: Nanos) {
+        let shared = &self.plan.shared;
+        shared.counts.failures.fetch_add(1, Ordering::Relaxed);
+        self.attempted(Verdict::Failure, Some("the body panicked".to_owned()), now);
+    }
+
+    /// A panic in an async body, caught where it was polled: recorded as a failure, its slots
+    /// given back, and it goes on unwinding.
+    #[cold]
+    fn unwind(
+        &self,
+        admitted: Admitted<'_>,
+        slot: Slot<'_>,
+        panic: Box<dyn std::any::Any + Send>,
+    ) -> ! {
+        let now = Mode::Async.now();
+        self.panicked(now);
+        admitted.failure(now);
+        drop(slot);
+        resume_unwind(panic)
     }
 
     /// The time left before the call's deadline (set at the first attempt), or [`NO_LIMIT`].
@@ -391,26 +464,45 @@ impl<R: IsResult> Call<'_, R> {
                 // reconcile the estimate with what the call reports it used
                 shared.reconcile(admitted.cost, usage(ok));
             }
+            shared.count_success();
+            self.attempted(Verdict::Success, None, now);
             admitted.success();
             return Settled::Step(Step::Done(out));
         };
         let class = (self.classify)(e);
+        let events = &shared.events;
+        let text = |wanted: Kinds| events.wants(wanted).then(|| (self.describe)(e));
         if !class.counts {
             // neither a success nor a failure: a trial gives its slot back, with no verdict
             drop(admitted);
+            shared.counts.ignored.fetch_add(1, Ordering::Relaxed);
+            self.attempted(Verdict::Ignored, text(Kinds::ATTEMPT), now);
             return Settled::Step(self.finish(out, class.fallback));
         }
+        shared.counts.failures.fetch_add(1, Ordering::Relaxed);
+        self.attempted(Verdict::Failure, text(Kinds::ATTEMPT), now);
         admitted.failure(now);
         // a hint is honoured up to `max_delay`; a policy with a limit holds every caller off
         // for it, not only this one, and never longer than `max_delay`
         let cap = self.plan.retry.unwrap_or_default().max_delay;
         if let (Some(hint), true) = (class.retry_after, shared.is_limited()) {
-            shared.hold_off(now.saturating_add(clock::duration_to_nanos(hint.min(cap))));
+            let hold = hint.min(cap);
+            shared.hold_off(now.saturating_add(clock::duration_to_nanos(hold)));
+            if events.wants(Kinds::HOLD_OFF) {
+                events.emit(EventKind::HoldOff { hold });
+            }
         }
         match self.retry_wait(&class, cap, now) {
             Some(wait) => {
                 self.retries += 1;
                 shared.counts.retries.fetch_add(1, Ordering::Relaxed);
+                if let Some(error) = text(Kinds::RETRY) {
+                    events.emit(EventKind::Retry {
+                        retry: self.retries,
+                        wait,
+                        error,
+                    });
+                }
                 Settled::RetryAfter(wait)
             }
             None => Settled::Step(self.finish(out, class.fallback)),
@@ -466,14 +558,71 @@ impl<R: IsResult> Call<'_, R> {
     #[cold]
     #[inline(never)]
     fn rejected(&mut self, refusal: Refusal) -> Step<R> {
-        let e = self.plan.shared.error(refusal);
-        self.rejected = true;
-        self.plan
-            .shared
-            .counts
-            .fallbacks
-            .fetch_add(1, Ordering::Relaxed);
+        let shared = &*self.plan.shared;
+        let e = shared.error(refusal);
+        let (part, retry_in) = refusal.part();
+        self.rejected = Some(part);
+        shared.counts.rejected[part as usize].fetch_add(1, Ordering::Relaxed);
+        shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if shared.events.wants(Kinds::REJECTED) {
+            shared.events.emit(EventKind::Rejected { part, retry_in });
+        }
         Step::Fallback(R::from_err((self.convert)(e)))
+    }
+
+    /// Reports that the call goes to its fallback with `out`, the result of a
+    /// [`Step::Fallback`]. What the attribute's code calls before a fallback runs; a loop of
+    /// your own that has a fallback calls it too, for [`Kinds::FALLBACK`] events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::attempt::{Req, Step};
+    /// use staunch_runtime::events::{self, EventKind, Filter, Kinds, Reason};
+    /// use staunch_runtime::{Class, Error, Policy};
+    ///
+    /// let (_s, mut rx) = events::channel(Filter::policy("docs-fell-back").kinds(Kinds::FALLBACK), 8);
+    /// let p = Policy::builder("docs-fell-back").build().unwrap();
+    /// let mut call = p.begin::<Result<u8, Error>>(|_| Class::DEFAULT).describe(|e| e.to_string());
+    /// let down = Error::Timeout { policy: "up".into(), after: Default::default() };
+    /// let out = match call.attempt_sync(Req::new(), || Err(down)) {
+    ///     Step::Fallback(r) => {
+    ///         call.fell_back(&r);
+    ///         Ok(0) // the fallback's answer
+    ///     }
+    ///     Step::Done(r) => r,
+    ///     Step::Again => unreachable!(),
+    /// };
+    /// assert_eq!(out, Ok(0));
+    /// events::flush();
+    /// let e = rx.try_recv().unwrap();
+    /// assert_eq!(e.kind, EventKind::Fallback {
+    ///     reason: Reason::Failed,
+    ///     error: "policy `up`: timed out after 0ns".into(),
+    /// });
+    /// ```
+    pub fn fell_back(&self, out: &R) {
+        let events = &self.plan.shared.events;
+        if !events.wants(Kinds::FALLBACK) {
+            return;
+        }
+        let reason = self.rejected.map_or(Reason::Failed, Reason::Rejected);
+        let error = out
+            .as_err()
+            .map_or_else(String::new, |e| (self.describe)(e));
+        events.emit(EventKind::Fallback { reason, error });
+    }
+
+    /// How events write this call's errors: `describe(e)` (by default, the error's type name).
+    /// The attribute sets it to the error's `Display` (or else `Debug`) where the error has one.
+    ///
+    /// # Examples
+    ///
+    /// See [`fell_back`](Self::fell_back).
+    #[must_use]
+    pub fn describe(mut self, describe: fn(&R::Err) -> String) -> Self {
+        self.describe = describe;
+        self
     }
 
     /// Reconciles the token limit after a successful attempt: `usage` reads the tokens the call
@@ -512,7 +661,7 @@ impl<R: IsResult> Call<'_, R> {
     /// ```
     #[must_use]
     pub fn was_rejected(&self) -> bool {
-        self.rejected
+        self.rejected.is_some()
     }
 
     /// Why the call is handed to its fallback: `out`, the result of a [`Step::Fallback`], with
@@ -537,7 +686,7 @@ impl<R: IsResult> Call<'_, R> {
         let Some(e) = out.into_err() else {
             panic!("a call is handed to its fallback only with an error");
         };
-        if self.rejected {
+        if self.rejected.is_some() {
             Why::Rejected(e)
         } else {
             Why::Failed(e)
@@ -581,7 +730,9 @@ impl Plan {
             classify,
             convert: <R::Err as From<Error>>::from,
             usage: None,
-            rejected: false,
+            describe: type_of::<R::Err>,
+            rejected: None,
+            started: 0,
             until: 0,
             _result: PhantomData,
         }

@@ -16,7 +16,8 @@ use crate::clock::{duration_to_nanos, Nanos};
 #[cfg(all(test, not(loom)))]
 mod props;
 mod settings;
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::events::Sink;
+use crate::sync::{Arc, AtomicU32, AtomicU64, Ordering};
 pub use settings::Breaker;
 
 /// The state of a circuit breaker.
@@ -50,6 +51,15 @@ const fn phase(state: u64, forced: bool, gen: u64) -> u64 {
 const fn state_of(p: u64) -> u64 {
     p & STATE_MASK
 }
+/// The state of phase `p`.
+const fn circuit(p: u64) -> CircuitState {
+    match state_of(p) {
+        CLOSED => CircuitState::Closed,
+        OPEN => CircuitState::Open,
+        _ => CircuitState::HalfOpen,
+    }
+}
+
 const fn forced_of(p: u64) -> bool {
     p & FORCED != 0
 }
@@ -118,11 +128,20 @@ pub(crate) struct BreakerState {
     /// cleared, and their outcomes count for nothing.
     forfeited: AtomicU64,
     trials: AtomicU64,
+    /// Where state changes are reported (none in the models).
+    events: Option<Arc<Sink>>,
 }
 
 impl BreakerState {
+    #[cfg(any(test, loom))]
     pub(crate) fn new(cfg: Breaker) -> Self {
+        Self::reporting(cfg, None)
+    }
+
+    /// A breaker that reports its state changes to `events`.
+    pub(crate) fn reporting(cfg: Breaker, events: Option<Arc<Sink>>) -> Self {
         BreakerState {
+            events,
             cfg,
             cooldown: duration_to_nanos(cfg.cooldown),
             max_half_open: cfg.max_half_open.map_or(0, duration_to_nanos),
@@ -182,7 +201,10 @@ impl BreakerState {
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
-                        Ok(_) => half,
+                        Ok(_) => {
+                            self.changed(CircuitState::Open, CircuitState::HalfOpen);
+                            half
+                        }
                         Err(actual) => actual,
                     };
                 }
@@ -295,12 +317,15 @@ impl BreakerState {
             // must not add its failure to it (one failure would re-open it). Cleared while the
             // breaker is still half-open, the count is unused until it closes.
             self.failures.store(0, Ordering::Release);
-            let _ = self.phase.compare_exchange(
+            let closed = self.phase.compare_exchange(
                 phase(HALF_OPEN, false, gen),
                 phase(CLOSED, false, gen + 1),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
+            if closed.is_ok() {
+                self.changed(CircuitState::HalfOpen, CircuitState::Closed);
+            }
         }
     }
 
@@ -338,6 +363,7 @@ impl BreakerState {
             // only the opener writes the time (a late trial of an earlier period that fails
             // cannot move this period's cooldown), and publishes it with the generation
             self.publish_opened(gen_of(open), now);
+            self.changed(circuit(from), CircuitState::Open);
         }
         opened
     }
@@ -402,30 +428,52 @@ impl BreakerState {
     /// Holds the breaker open (rejecting every call) until [`force_closed`](Self::force_closed)
     /// or [`reset`](Self::reset).
     pub(crate) fn force_open(&self, now: Nanos) {
-        let p = self.set(|p| phase(OPEN, true, gen_of(p) + 1));
+        let (before, p) = self.set(|p| phase(OPEN, true, gen_of(p) + 1));
         self.publish_opened(gen_of(p), now);
+        self.changed(self.seen(before, now), CircuitState::Open);
     }
 
     /// Holds the breaker closed (failures are not counted) until [`reset`](Self::reset).
-    pub(crate) fn force_closed(&self) {
+    pub(crate) fn force_closed(&self, now: Nanos) {
         self.failures.store(0, Ordering::Release);
-        self.set(|p| phase(CLOSED, true, gen_of(p) + 1));
+        let (before, _) = self.set(|p| phase(CLOSED, true, gen_of(p) + 1));
+        self.changed(self.seen(before, now), CircuitState::Closed);
     }
 
     /// Back to closed, counting failures from zero.
-    pub(crate) fn reset(&self) {
+    pub(crate) fn reset(&self, now: Nanos) {
         self.failures.store(0, Ordering::Release);
-        self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
+        let (before, _) = self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
+        self.changed(self.seen(before, now), CircuitState::Closed);
     }
 
-    /// Moves the phase by `f`; the new phase.
-    fn set(&self, f: impl Fn(u64) -> u64) -> u64 {
+    /// Moves the phase by `f`; the phases before and after.
+    fn set(&self, f: impl Fn(u64) -> u64) -> (u64, u64) {
         let Ok(before) = self
             .phase
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(f(p)))
         else {
             unreachable!("the update always gives a phase")
         };
-        f(before)
+        (before, f(before))
+    }
+
+    /// The state phase `p` showed callers at `now` (an open breaker past its cooldown reads as
+    /// half-open).
+    fn seen(&self, p: u64, now: Nanos) -> CircuitState {
+        match circuit(p) {
+            CircuitState::Open if !forced_of(p) && self.open_until(p).is_some_and(|u| now >= u) => {
+                CircuitState::HalfOpen
+            }
+            s => s,
+        }
+    }
+
+    /// Reports a state change, if anyone wants it.
+    #[inline]
+    fn changed(&self, from: CircuitState, to: CircuitState) {
+        if let Some(events) = &self.events {
+            events.state_change(from, to);
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Bulkhead: at most N calls in flight; the next one is turned away at once.
 
-use crate::sync::{AtomicUsize, Ordering, Padded};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering, Padded};
 
 /// Counts the calls in flight of a policy and bounds them.
 ///
@@ -10,14 +10,25 @@ use crate::sync::{AtomicUsize, Ordering, Padded};
 pub(crate) struct Bulkhead {
     limit: usize,
     /// Written by every call: kept off the cache lines the other parts read.
-    inflight: Padded<AtomicUsize>,
+    line: Padded<Line>,
+}
+
+/// What every call writes, on one line.
+#[derive(Debug)]
+struct Line {
+    inflight: AtomicUsize,
+    /// Attempts that succeeded, since the policy was created.
+    succeeded: AtomicU64,
 }
 
 impl Bulkhead {
     pub(crate) fn new(limit: Option<usize>) -> Self {
         Bulkhead {
             limit: limit.unwrap_or(usize::MAX),
-            inflight: Padded(AtomicUsize::new(0)),
+            line: Padded(Line {
+                inflight: AtomicUsize::new(0),
+                succeeded: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -28,15 +39,15 @@ impl Bulkhead {
     pub(crate) fn enter(&self) -> Result<Slot<'_>, usize> {
         if self.limit == usize::MAX {
             // no bulkhead, only the count
-            self.inflight.fetch_add(1, Ordering::Relaxed);
+            self.line.inflight.fetch_add(1, Ordering::Relaxed);
             return Ok(Slot { bulkhead: self });
         }
-        let mut n = self.inflight.load(Ordering::Relaxed);
+        let mut n = self.line.inflight.load(Ordering::Relaxed);
         loop {
             if n >= self.limit {
                 return Err(self.limit);
             }
-            match self.inflight.compare_exchange_weak(
+            match self.line.inflight.compare_exchange_weak(
                 n,
                 n + 1,
                 Ordering::Acquire,
@@ -49,7 +60,17 @@ impl Bulkhead {
     }
 
     pub(crate) fn inflight(&self) -> usize {
-        self.inflight.load(Ordering::Acquire)
+        self.line.inflight.load(Ordering::Acquire)
+    }
+
+    /// Counts a success whose slot was given back already.
+    pub(crate) fn count_success(&self) {
+        self.line.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Attempts that succeeded.
+    pub(crate) fn succeeded(&self) -> u64 {
+        self.line.succeeded.load(Ordering::Relaxed)
     }
 
     pub(crate) fn limit(&self) -> Option<usize> {
@@ -64,9 +85,17 @@ pub(crate) struct Slot<'a> {
     bulkhead: &'a Bulkhead,
 }
 
+impl Slot<'_> {
+    /// Gives the slot back after a success, counting it (on the line the slot is on).
+    #[inline]
+    pub(crate) fn succeeded(self) {
+        self.bulkhead.line.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Drop for Slot<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.bulkhead.inflight.fetch_sub(1, Ordering::Release);
+        self.bulkhead.line.inflight.fetch_sub(1, Ordering::Release);
     }
 }

@@ -123,7 +123,7 @@ impl Handle {
     /// ```
     pub fn force_closed(&self) {
         if let Some(b) = self.shared.breaker() {
-            b.force_closed();
+            b.force_closed(clock::now_observed());
         }
     }
 
@@ -134,7 +134,7 @@ impl Handle {
     ///
     /// See [`Handle`].
     pub fn reset(&self) {
-        self.shared.reset();
+        self.shared.reset(clock::now_observed());
     }
 
     /// Tightens the limiters to what the provider reported: our buckets never hold more than

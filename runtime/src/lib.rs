@@ -34,6 +34,7 @@ mod config;
 mod duration;
 pub mod env;
 mod error;
+pub mod events;
 mod handle;
 #[cfg(feature = "http")]
 pub mod http;
@@ -60,7 +61,7 @@ pub use handle::{policy, signals, snapshot, Handle};
 pub use keys::KeyPool;
 pub use policy::{Policy, PolicyBuilder};
 pub use retry::Retry;
-pub use shared::{Observed, Signals};
+pub use shared::{Observed, Rejections, Signals};
 pub use stale::Stale;
 
 /// What the code that `#[resilient]` generates names. Not a public API: it changes without

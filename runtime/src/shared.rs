@@ -11,9 +11,10 @@ use crate::breaker::{BreakerState, CircuitState, Pass};
 use crate::bulkhead::{Bulkhead, Slot};
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::config::Config;
+use crate::events::{Part, Sink};
 use crate::limiter::{max_wait, Limiter};
 use crate::retry::Budget;
-use crate::sync::{global, AtomicU64, Ordering};
+use crate::sync::{global, Arc, AtomicU64, Ordering};
 use crate::Error;
 
 /// Whether an admission takes what it is granted (a call) ...
@@ -28,6 +29,12 @@ pub(crate) struct Counts {
     pub(crate) retries: global::AtomicU64,
     pub(crate) fallbacks: global::AtomicU64,
     pub(crate) stale_served: global::AtomicU64,
+    /// Attempts that failed: errors that count, timeouts, panics.
+    pub(crate) failures: global::AtomicU64,
+    /// Attempts whose error does not count (the caller's own fault).
+    pub(crate) ignored: global::AtomicU64,
+    /// Rejections, by [`Part`] (breaker, limiter, bulkhead).
+    pub(crate) rejected: [global::AtomicU64; 3],
 }
 
 /// What every policy of one name shares: the breaker, the limiters and the bulkhead.
@@ -47,6 +54,8 @@ pub(crate) struct Shared {
     plain_ok: bool,
     pub(crate) config: Config,
     pub(crate) counts: Counts,
+    /// Where its events go.
+    pub(crate) events: Arc<Sink>,
 }
 
 /// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
@@ -100,13 +109,28 @@ pub(crate) enum Refusal {
     Full(usize),
 }
 
+impl Refusal {
+    /// The part that refused, and when a call could pass.
+    pub(crate) fn part(self) -> (Part, Duration) {
+        match self {
+            Refusal::Open(d) => (Part::Breaker, d),
+            Refusal::Limited(wait) => (Part::Limiter, Duration::from_nanos(wait)),
+            Refusal::Full(_) => (Part::Bulkhead, Duration::ZERO),
+        }
+    }
+}
+
 impl Shared {
     pub(crate) fn new(name: &str, config: &Config) -> Self {
         let mut config = config.clone();
         name.clone_into(&mut config.name);
+        let events = Sink::new(name);
         Shared {
             name: name.to_owned(),
-            breaker: config.breaker.map(BreakerState::new),
+            breaker: config
+                .breaker
+                .map(|b| BreakerState::reporting(b, Some(events.clone()))),
+            events,
             limiter: config
                 .rate
                 .map(|r| Limiter::new(r.rate, r.per, r.burst, r.keyed)),
@@ -237,6 +261,11 @@ impl Shared {
         }
     }
 
+    /// Counts a success off the happy path (one that needed accounting).
+    pub(crate) fn count_success(&self) {
+        self.bulkhead.count_success();
+    }
+
     /// A policy with a limit (requests or tokens) honours a retry-after hint for every caller.
     #[inline]
     pub(crate) fn is_limited(&self) -> bool {
@@ -300,14 +329,22 @@ impl Shared {
             retries: self.counts.retries.load(Ordering::Relaxed),
             fallbacks: self.counts.fallbacks.load(Ordering::Relaxed),
             stale_served: self.counts.stale_served.load(Ordering::Relaxed),
+            successes: self.bulkhead.succeeded(),
+            failures: self.counts.failures.load(Ordering::Relaxed),
+            ignored: self.counts.ignored.load(Ordering::Relaxed),
+            rejections: Rejections {
+                breaker: self.counts.rejected[0].load(Ordering::Relaxed),
+                limiter: self.counts.rejected[1].load(Ordering::Relaxed),
+                bulkhead: self.counts.rejected[2].load(Ordering::Relaxed),
+            },
         }
     }
 
     /// Back to a fresh start: breaker closed and counting from zero, no hold-off, buckets full.
     /// Calls in flight keep their bulkhead slots.
-    pub(crate) fn reset(&self) {
+    pub(crate) fn reset(&self, now: Nanos) {
         if let Some(b) = &self.breaker {
-            b.reset();
+            b.reset(now);
         }
         self.hold_until.store(0, Ordering::Release);
         if let Some(l) = &self.limiter {
@@ -371,6 +408,78 @@ pub struct Signals {
     pub fallbacks: u64,
     /// Calls answered from a stale cache (`stale(…)`) since the policy was created.
     pub stale_served: u64,
+    /// Attempts that succeeded, since the policy was created.
+    pub successes: u64,
+    /// Attempts that failed (an error that counts against the provider, a timeout, a panic),
+    /// since the policy was created.
+    pub failures: u64,
+    /// Attempts whose error does not count against the provider (the caller's own fault, see
+    /// [`Classify::is_caller_fault`](crate::Classify::is_caller_fault)), since the policy was
+    /// created.
+    pub ignored: u64,
+    /// Attempts turned away, by the part that turned them away, since the policy was created.
+    pub rejections: Rejections,
+}
+
+impl Signals {
+    /// Calls that ended, since the policy was created: every attempt that ended or was turned
+    /// away, less the retries (each retry is one more attempt of the same call). A call whose
+    /// future was dropped mid-attempt is not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Error, Policy, Retry};
+    /// let p = Policy::builder("docs-calls").retry(Retry::new().jitter(0.0)).build().unwrap();
+    /// let clock = staunch_runtime::MockClock::new();
+    /// let _g = clock.install(); // backoff waits move the mock clock
+    /// let mut n = 0;
+    /// let down = Error::Timeout { policy: "up".into(), after: Default::default() };
+    /// // a call that fails once, then succeeds; and one that succeeds at once
+    /// let _ = p.call(|| { n += 1; if n == 1 { Err(down.clone()) } else { Ok(()) } });
+    /// let _ = p.call(|| Ok::<_, Error>(()));
+    /// let s = p.handle().signals();
+    /// assert_eq!((s.successes, s.failures, s.retries), (2, 1, 1));
+    /// assert_eq!(s.calls(), 2);
+    /// ```
+    #[must_use]
+    pub fn calls(&self) -> u64 {
+        (self.successes + self.failures + self.ignored + self.rejections.total())
+            .saturating_sub(self.retries)
+    }
+}
+
+/// Attempts turned away, by the part that turned them away.
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::{Error, Policy};
+/// use std::time::Duration;
+/// let p = Policy::builder("docs-rejections").rps(1.0).wait(Duration::ZERO).build().unwrap();
+/// let _ = p.call(|| Ok::<_, Error>(()));
+/// let _ = p.call(|| Ok::<_, Error>(())); // no token left, and no waiting for one
+/// let r = p.handle().signals().rejections;
+/// assert_eq!((r.breaker, r.limiter, r.bulkhead), (0, 1, 0));
+/// assert_eq!(r.total(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejections {
+    /// By the breaker (open, or no free trial).
+    pub breaker: u64,
+    /// By the rate or token limit, or a hold-off.
+    pub limiter: u64,
+    /// By the bulkhead.
+    pub bulkhead: u64,
+}
+
+impl Rejections {
+    /// All of them.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.breaker + self.limiter + self.bulkhead
+    }
 }
 
 /// What a provider said of its own limits in a response (the `x-ratelimit-remaining-*` and

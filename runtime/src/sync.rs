@@ -24,7 +24,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What stays std's under `loom`: process-wide state outside any model.
 pub(crate) mod global {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
     pub(crate) use std::sync::Mutex;
 
     /// [`lock`](super::lock) for std's mutex.

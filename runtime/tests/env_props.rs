@@ -283,7 +283,7 @@ fn text(value: &Value) -> Option<&str> {
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn every_knob_takes_exactly_its_valid_values(
