@@ -113,13 +113,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
         .fallback
         .as_ref()
         .map(|path| fallback_call(path, &forward.names, shape, cfg.fallback_why));
-    let mut run = run(
-        cfg.retry.is_some(),
-        &attempt,
-        fallback,
-        cfg.fallback_why,
-        at,
-    );
+    let mut run = run(cfg.retry.is_some(), &attempt, fallback, at);
     let mut stale_static = None;
     let mut stale_key = None;
     if let Some(st) = &cfg.stale {
@@ -209,19 +203,22 @@ fn attempt(shape: &Shape, ret: &Type, body: TokenStream, at: Span) -> TokenStrea
 
 /// The attempts and what comes after the last: a loop with `retry`, the fallback's call when
 /// there is one.
-/// With `why`, the fallback's call says why from the result it replaces.
-fn run(
-    retry: bool,
-    attempt: &TokenStream,
-    fallback: Option<TokenStream>,
-    why: bool,
-    at: Span,
-) -> TokenStream {
+/// The fallback's call is reported first ([`Call::fell_back`]); with `why`, it says why from
+/// the result it replaces.
+fn run(retry: bool, attempt: &TokenStream, fallback: Option<TokenStream>, at: Span) -> TokenStream {
     let r = local("__staunch_r");
-    let handed = if why { quote!(#r) } else { quote!(_) };
+    let call = local("__staunch_call");
+    // the fallback is reported (an event) before it runs; `why` then takes the result
+    let handed = quote!(#r);
+    let fb = fallback.map(|fb| {
+        quote!({
+            ::staunch::__private::Call::fell_back(&#call, &#r);
+            #fb
+        })
+    });
     let loop_ = quote_spanned!(at=> loop);
     let step = quote!(::staunch::__private::Step);
-    match (retry, fallback) {
+    match (retry, fb) {
         (true, Some(fb)) => quote! {
             #loop_ {
                 match #attempt {
@@ -328,13 +325,21 @@ fn setup(
         .map(|u| quote_spanned!(u.span()=> .usage(#u)));
     let make = builder(cfg, &sig.ident);
     let classify = classify(cfg);
-    let begin = quote_spanned!(ret.span()=> begin::<#ret>);
+    let begin = quote_spanned!(ret.span()=> begin_described::<#ret>);
+    let e = local("__staunch_e");
+    // the error's text in events: its `Display`, else its `Debug`, else its type's name
+    let describe = quote! {
+        |#e| {
+            use ::staunch::__private::{DescribeViaDebug as _, DescribeViaDefault as _, DescribeViaDisplay as _};
+            (&&::staunch::__private::Describe(#e)).__staunch_describe()
+        }
+    };
     quote! {
         let #req = #req_value;
         #stale_key
         #(#prelude)*
         let #policy = __STAUNCH_POLICY.get_or_init(#make);
-        let mut #call = #policy.#begin(#classify) #usage;
+        let mut #call = #policy.#begin(#classify, #describe) #usage;
     }
 }
 

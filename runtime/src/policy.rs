@@ -417,6 +417,31 @@ impl Policy {
         self.plan.begin(classify)
     }
 
+    /// [`begin`](Self::begin) with [`describe`](Call::describe): what the attribute expands
+    /// to (one call, so that a return type that is not a `Result` is reported once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = staunch_runtime::Policy::builder("docs-begin-described").build().unwrap();
+    /// let call = p.begin_described::<Result<(), staunch_runtime::Error>>(
+    ///     |_| staunch_runtime::Class::DEFAULT,
+    ///     |e| e.to_string(),
+    /// );
+    /// assert_eq!(call.retries(), 0);
+    /// ```
+    #[doc(hidden)]
+    pub fn begin_described<R: IsResult>(
+        &self,
+        classify: fn(&R::Err) -> Class,
+        describe: fn(&R::Err) -> String,
+    ) -> Call<'_, R>
+    where
+        R::Err: From<Error>,
+    {
+        self.plan.begin(classify).describe(describe)
+    }
+
     /// Calls `f` through the policy, blocking the thread for waits; every error is retryable.
     ///
     /// # Errors

@@ -76,3 +76,45 @@ impl<E> ClassifyViaDefault for &Probe<'_, E> {
         Class::DEFAULT
     }
 }
+
+/// Wraps an error for its text in events, by autoref specialization:
+/// `(&&Describe(e)).__staunch_describe()` finds [`DescribeViaDisplay`] for `E: Display`, else
+/// [`DescribeViaDebug`] for `E: Debug`, else [`DescribeViaDefault`] (the type's name).
+#[derive(Debug)]
+pub struct Describe<'a, E>(pub &'a E);
+
+/// The error's `Display`.
+pub trait DescribeViaDisplay {
+    /// The error's text.
+    fn __staunch_describe(&self) -> String;
+}
+
+impl<E: std::fmt::Display> DescribeViaDisplay for &Describe<'_, E> {
+    fn __staunch_describe(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// The error's `Debug`, for an error without `Display`.
+pub trait DescribeViaDebug {
+    /// The error's text.
+    fn __staunch_describe(&self) -> String;
+}
+
+impl<E: std::fmt::Debug> DescribeViaDebug for &&Describe<'_, E> {
+    fn __staunch_describe(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+/// The type's name, for an error with neither `Display` nor `Debug`.
+pub trait DescribeViaDefault {
+    /// The error's text.
+    fn __staunch_describe(&self) -> String;
+}
+
+impl<E> DescribeViaDefault for Describe<'_, E> {
+    fn __staunch_describe(&self) -> String {
+        format!("an error of type `{}`", std::any::type_name::<E>())
+    }
+}

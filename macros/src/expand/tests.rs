@@ -129,15 +129,18 @@ fn the_contract_example_expands_to_its_policy() {
                     .breaker(::staunch::__private::Breaker::new().threshold(5))
                     .rps(10.0)
             );
-            let mut __staunch_call = __staunch_policy.begin::<Result<Reply, E>>(|__staunch_e| {
+            let mut __staunch_call = __staunch_policy.begin_described::<Result<Reply, E>>(|__staunch_e| {
                 use ::staunch::__private::{ClassifyViaDefault as _, ClassifyViaTrait as _};
                 (&::staunch::__private::Probe(__staunch_e)).__staunch_class()
+            }, |__staunch_e| {
+                use ::staunch::__private::{DescribeViaDebug as _, DescribeViaDefault as _, DescribeViaDisplay as _};
+                (&&::staunch::__private::Describe(__staunch_e)).__staunch_describe()
             });
             loop {
                 match ::staunch::__private::Call::attempt_sync(&mut __staunch_call, __staunch_req, || { call(prompt) }) {
                     ::staunch::__private::Step::Done(__staunch_r) => break __staunch_r,
                     ::staunch::__private::Step::Again => {}
-                    ::staunch::__private::Step::Fallback(_) => break other(prompt),
+                    ::staunch::__private::Step::Fallback(__staunch_r) => break { ::staunch::__private::Call::fell_back(&__staunch_call, &__staunch_r); other(prompt) },
                 }
             }
         }
@@ -159,9 +162,12 @@ fn an_async_fn_without_options_runs_its_body_once() {
                 || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask"))
             );
             // without `retry`, no error is retryable, whatever the environment says
-            let mut __staunch_call = __staunch_policy.begin::<Result<Reply, E>>(|__staunch_e| {
+            let mut __staunch_call = __staunch_policy.begin_described::<Result<Reply, E>>(|__staunch_e| {
                 use ::staunch::__private::{ClassifyViaDefault as _, ClassifyViaTrait as _};
                 (&::staunch::__private::Probe(__staunch_e)).__staunch_class().retryable_if(false)
+            }, |__staunch_e| {
+                use ::staunch::__private::{DescribeViaDebug as _, DescribeViaDefault as _, DescribeViaDisplay as _};
+                (&&::staunch::__private::Describe(__staunch_e)).__staunch_describe()
             });
             match ::staunch::__private::Call::attempt_async(&mut __staunch_call, __staunch_req, async { call(prompt).await }).await {
                 ::staunch::__private::Step::Done(__staunch_r) | ::staunch::__private::Step::Fallback(__staunch_r) => __staunch_r,
@@ -206,7 +212,10 @@ fn every_option_of_retry_and_breaker_is_emitted() {
 fn the_fallback_and_the_stale_key_get_every_argument() {
     let item = "fn f(id: u32, name: &str) -> Result<u32, E> { Ok(id) }";
     let fallback = expands("fallback = other", item);
-    assert!(fallback.contains("=> other (id , name)"), "{fallback}");
+    assert!(
+        fallback.contains("fell_back (& __staunch_call , & __staunch_r) ; other (id , name)"),
+        "{fallback}"
+    );
     let stale = expands("stale", item);
     assert!(
         stale.contains(
@@ -221,8 +230,11 @@ fn a_free_fallback_is_called_by_its_path_a_method_s_through_self() {
     // the arm that calls the fallback, after the last attempt
     let fallback = |attr: &str, item: &str| {
         let out = expands(&format!("retry, {attr}"), item);
-        let arm = out.find("Fallback (_) => break ").expect("a fallback arm") + 22;
-        let end = out[arm..].find(" , }").expect("the last arm") + arm;
+        let arm = out
+            .find("fell_back (& __staunch_call , & __staunch_r) ; ")
+            .expect("a fallback arm")
+            + 47;
+        let end = out[arm..].find(" } , }").expect("the last arm") + arm;
         out[arm..end].to_owned()
     };
     let free = "fn f(x: u32) -> Result<u32, E> { Ok(x) }";
@@ -257,7 +269,7 @@ fn patterns_are_bound_to_hidden_names_and_the_fallback_gets_the_whole_value() {
         "{out}"
     );
     assert!(
-        out.contains("=> other (__staunch_arg0 , __staunch_arg1 , d , __staunch_arg3)"),
+        out.contains("fell_back (& __staunch_call , & __staunch_r) ; other (__staunch_arg0 , __staunch_arg1 , d , __staunch_arg3)"),
         "{out}"
     );
     // without a fallback (nor `stale`), the parameters are left as written
@@ -303,10 +315,13 @@ fn async_trait_s_bindings_are_made_once_its_body_in_each_attempt() {
                     || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask"))
                         .retry(::staunch::__private::Retry::new())
                 );
-                let mut __staunch_call = __staunch_policy.begin::<Result<u32, E>>(|__staunch_e| {
+                let mut __staunch_call = __staunch_policy.begin_described::<Result<u32, E>>(|__staunch_e| {
                     use ::staunch::__private::{ClassifyViaDefault as _, ClassifyViaTrait as _};
                     (&::staunch::__private::Probe(__staunch_e)).__staunch_class()
-                });
+                }, |__staunch_e| {
+                use ::staunch::__private::{DescribeViaDebug as _, DescribeViaDefault as _, DescribeViaDisplay as _};
+                (&&::staunch::__private::Describe(__staunch_e)).__staunch_describe()
+            });
                 loop {
                     match ::staunch::__private::Call::attempt_async(&mut __staunch_call, __staunch_req, async {
                         if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<Result<u32, E>> {
@@ -320,7 +335,7 @@ fn async_trait_s_bindings_are_made_once_its_body_in_each_attempt() {
                         ::staunch::__private::Step::Done(__staunch_r) => break __staunch_r,
                         ::staunch::__private::Step::Again => {}
                         // `self` was moved into `__self`
-                        ::staunch::__private::Step::Fallback(_) => break Self::other(__self, id, __arg2, __arg3).await,
+                        ::staunch::__private::Step::Fallback(__staunch_r) => break { ::staunch::__private::Call::fell_back(&__staunch_call, &__staunch_r); Self::other(__self, id, __arg2, __arg3).await },
                     }
                 }
             })
@@ -345,7 +360,9 @@ fn a_hand_written_box_pin_keeps_self_and_its_trailing_if() {
         "{out}"
     );
     assert!(
-        out.contains("=> break Self :: other (self , x) . await"),
+        out.contains(
+            "fell_back (& __staunch_call , & __staunch_r) ; Self :: other (self , x) . await"
+        ),
         "{out}"
     );
 }
