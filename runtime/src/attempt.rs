@@ -22,6 +22,7 @@ use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
 use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
+use crate::trace::{self, Span};
 use crate::Error;
 
 mod outcome;
@@ -139,6 +140,8 @@ pub struct Call<'p, R: IsResult> {
     rejected: Option<Part>,
     /// When the current attempt began, if anyone wants its event (0 otherwise).
     started: Nanos,
+    /// The call's `tracing` span, if `DEBUG` is enabled (feature `tracing`).
+    span: Option<Span>,
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
@@ -202,6 +205,10 @@ impl<R: IsResult> Call<'_, R> {
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
         self.start::<true>();
+        // the whole attempt in the call's span (a clone: `self` is lent below)
+        let span = self.span.clone();
+        trace::record_attempt(span.as_ref(), self.retries.saturating_add(1));
+        let _entered = trace::enter(span.as_ref());
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
@@ -264,6 +271,7 @@ impl<R: IsResult> Call<'_, R> {
         let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
         self.start::<false>();
+        trace::record_attempt(self.span.as_ref(), self.retries.saturating_add(1));
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -296,14 +304,16 @@ impl<R: IsResult> Call<'_, R> {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
-            let caught =
-                poll_fn(
-                    |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                        Err(panic) => Poll::Ready(Err(panic)),
-                    },
-                );
+            // each poll of the body in the call's span
+            let span = self.span.as_ref();
+            let caught = poll_fn(|cx| {
+                let _entered = trace::enter(span);
+                match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                }
+            });
             let caught = match cut {
                 None => caught.await,
                 Some(within) => match tokio::time::timeout(within, caught).await {
@@ -337,15 +347,17 @@ impl<R: IsResult> Call<'_, R> {
     /// Notes when the attempt began, if anyone wants its event.
     #[inline(always)]
     fn start<const SYNC: bool>(&mut self) {
-        if self.plan.shared.events.wants(Kinds::ATTEMPT) {
-            self.started = if SYNC { Mode::Sync } else { Mode::Async }.now();
-        }
+        self.started = if self.plan.shared.watches(Kinds::ATTEMPT | Kinds::TIMED) {
+            Self::clock::<SYNC>()
+        } else {
+            0
+        };
     }
 
-    /// Reports a plain success, if anyone wants it.
+    /// Reports a plain success, if anyone wanted the attempt's event when it began.
     #[inline(always)]
     fn succeeded<const SYNC: bool>(&self) {
-        if self.plan.shared.events.wants(Kinds::ATTEMPT) {
+        if self.started != 0 {
             self.attempted(Verdict::Success, None, Self::clock::<SYNC>());
         }
     }
@@ -354,22 +366,43 @@ impl<R: IsResult> Call<'_, R> {
         if SYNC { Mode::Sync } else { Mode::Async }.now()
     }
 
-    /// Reports an attempt's end.
+    /// Reports an attempt's end (an event, and a sample of the latency histogram).
     #[cold]
     fn attempted(&self, verdict: Verdict, error: Option<String>, now: Nanos) {
-        let events = &self.plan.shared.events;
-        if events.wants(Kinds::ATTEMPT) {
-            let elapsed = if self.started == 0 {
-                Duration::ZERO // the subscription began during the attempt
-            } else {
-                Duration::from_nanos(now.saturating_sub(self.started))
-            };
-            events.emit(EventKind::Attempt {
+        let elapsed = if self.started == 0 {
+            Duration::ZERO // the subscription began during the attempt
+        } else {
+            Duration::from_nanos(now.saturating_sub(self.started))
+        };
+        #[cfg(feature = "metrics")]
+        if self.started != 0 && self.plan.shared.watches(Kinds::TIMED) {
+            crate::metrics::record_latency(&self.plan.shared.events, elapsed);
+        }
+        if self.watches(Kinds::ATTEMPT) {
+            self.report(EventKind::Attempt {
                 attempt: self.retries.saturating_add(1),
                 verdict,
                 error,
                 elapsed,
             });
+        }
+    }
+
+    /// Whether anyone (a subscriber, or `tracing`) wants events of `kind`.
+    #[inline(always)]
+    fn watches(&self, kind: Kinds) -> bool {
+        self.plan.shared.watches(kind)
+    }
+
+    /// An event, to `tracing` (in the call's span) and to the subscribers that want it.
+    #[cold]
+    fn report(&self, kind: EventKind) {
+        let shared = &self.plan.shared;
+        if trace::enabled(kind.kind()) {
+            trace::event(self.span.as_ref(), &shared.name, &kind);
+        }
+        if shared.events.wants(kind.kind()) {
+            shared.events.emit(kind);
         }
     }
 
@@ -470,8 +503,8 @@ impl<R: IsResult> Call<'_, R> {
             return Settled::Step(Step::Done(out));
         };
         let class = (self.classify)(e);
-        let events = &shared.events;
-        let text = |wanted: Kinds| events.wants(wanted).then(|| (self.describe)(e));
+        let describe = self.describe;
+        let text = |wanted: Kinds| shared.watches(wanted).then(|| describe(e));
         if !class.counts {
             // neither a success nor a failure: a trial gives its slot back, with no verdict
             drop(admitted);
@@ -488,8 +521,8 @@ impl<R: IsResult> Call<'_, R> {
         if let (Some(hint), true) = (class.retry_after, shared.is_limited()) {
             let hold = hint.min(cap);
             shared.hold_off(now.saturating_add(clock::duration_to_nanos(hold)));
-            if events.wants(Kinds::HOLD_OFF) {
-                events.emit(EventKind::HoldOff { hold });
+            if self.watches(Kinds::HOLD_OFF) {
+                self.report(EventKind::HoldOff { hold });
             }
         }
         match self.retry_wait(&class, cap, now) {
@@ -497,7 +530,7 @@ impl<R: IsResult> Call<'_, R> {
                 self.retries += 1;
                 shared.counts.retries.fetch_add(1, Ordering::Relaxed);
                 if let Some(error) = text(Kinds::RETRY) {
-                    events.emit(EventKind::Retry {
+                    self.report(EventKind::Retry {
                         retry: self.retries,
                         wait,
                         error,
@@ -564,8 +597,8 @@ impl<R: IsResult> Call<'_, R> {
         self.rejected = Some(part);
         shared.counts.rejected[part as usize].fetch_add(1, Ordering::Relaxed);
         shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
-        if shared.events.wants(Kinds::REJECTED) {
-            shared.events.emit(EventKind::Rejected { part, retry_in });
+        if self.watches(Kinds::REJECTED) {
+            self.report(EventKind::Rejected { part, retry_in });
         }
         Step::Fallback(R::from_err((self.convert)(e)))
     }
@@ -602,15 +635,14 @@ impl<R: IsResult> Call<'_, R> {
     /// });
     /// ```
     pub fn fell_back(&self, out: &R) {
-        let events = &self.plan.shared.events;
-        if !events.wants(Kinds::FALLBACK) {
+        if !self.watches(Kinds::FALLBACK) {
             return;
         }
         let reason = self.rejected.map_or(Reason::Failed, Reason::Rejected);
         let error = out
             .as_err()
             .map_or_else(String::new, |e| (self.describe)(e));
-        events.emit(EventKind::Fallback { reason, error });
+        self.report(EventKind::Fallback { reason, error });
     }
 
     /// How events write this call's errors: `describe(e)` (by default, the error's type name).
@@ -733,6 +765,7 @@ impl Plan {
             describe: type_of::<R::Err>,
             rejected: None,
             started: 0,
+            span: trace::call_span(&self.shared.name),
             until: 0,
             _result: PhantomData,
         }

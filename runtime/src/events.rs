@@ -72,6 +72,12 @@ impl Kinds {
     pub const NONE: Kinds = Kinds(0);
     /// Every kind.
     pub const ALL: Kinds = Kinds((1 << 6) - 1);
+    /// Not a kind of event: attempts are timed for the latency histogram (`metrics` feature).
+    pub(crate) const TIMED: Kinds = Kinds(1 << 6);
+
+    pub(crate) const fn bits(self) -> u32 {
+        self.0
+    }
 
     /// Whether every kind of `other` is in `self`.
     ///
@@ -440,6 +446,15 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Whether the delivering thread was started (by a first subscription).
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Whether attempts are timed for the latency histogram.
+static TIMING: AtomicBool = AtomicBool::new(false);
+
+/// Times every attempt of every policy (or stops), for the latency histogram.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) fn set_timing(on: bool) {
+    TIMING.store(on, Ordering::Relaxed);
+    refresh();
+}
 
 /// How many events the queue holds before it drops new ones.
 const QUEUE: usize = 16_384;
@@ -649,15 +664,18 @@ pub fn dropped() -> u64 {
 /// Recomputes every policy's mask from the subscribers.
 fn refresh() {
     for shared in crate::registry::all() {
-        shared.events.refresh();
+        shared.refresh_events();
     }
 }
 
 /// A policy's outlet for events: its name, and which kinds anyone wants (one relaxed load).
 #[derive(Debug)]
 pub(crate) struct Sink {
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
     wanted: AtomicU32,
+    /// The policy's latency histogram, registered at its first sample.
+    #[cfg(feature = "metrics")]
+    pub(crate) latency: std::sync::OnceLock<metrics::Histogram>,
 }
 
 impl Sink {
@@ -665,16 +683,25 @@ impl Sink {
         let sink = Sink {
             name: name.into(),
             wanted: AtomicU32::new(0),
+            #[cfg(feature = "metrics")]
+            latency: std::sync::OnceLock::new(),
         };
         sink.refresh();
         Arc::new(sink)
     }
 
-    fn refresh(&self) {
+    /// Takes the kinds the subscribers want now; returns them.
+    pub(crate) fn refresh(&self) -> u32 {
+        let timed = if TIMING.load(Ordering::Relaxed) {
+            Kinds::TIMED.0
+        } else {
+            0
+        };
         let mask = lock(&SUBSCRIBERS)
             .iter()
-            .fold(0, |m, s| m | s.filter.mask(&self.name));
+            .fold(timed, |m, s| m | s.filter.mask(&self.name));
         self.wanted.store(mask, Ordering::Relaxed);
+        mask
     }
 
     /// Whether anyone wants events of `kind`.
@@ -701,8 +728,16 @@ impl Sink {
     /// A state change, if anyone wants one and the state did change.
     #[cold]
     pub(crate) fn state_change(&self, from: CircuitState, to: CircuitState) {
-        if from != to && self.wants(Kinds::STATE) {
-            self.emit(EventKind::StateChange { from, to });
+        let (queued, traced) = (
+            self.wants(Kinds::STATE),
+            crate::trace::enabled(Kinds::STATE),
+        );
+        if from != to && (queued || traced) {
+            let kind = EventKind::StateChange { from, to };
+            crate::trace::event(None, &self.name, &kind);
+            if queued {
+                self.emit(kind);
+            }
         }
     }
 }

@@ -42,6 +42,8 @@ mod keys;
 mod limiter;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod policy;
 mod private;
 mod registry;
@@ -49,6 +51,7 @@ mod retry;
 mod shared;
 mod stale;
 mod sync;
+mod trace;
 
 pub use attempt::Why;
 pub use breaker::{Breaker, CircuitState};

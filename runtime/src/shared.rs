@@ -11,7 +11,7 @@ use crate::breaker::{BreakerState, CircuitState, Pass};
 use crate::bulkhead::{Bulkhead, Slot};
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::config::Config;
-use crate::events::{Part, Sink};
+use crate::events::{Kinds, Part, Sink};
 use crate::limiter::{max_wait, Limiter};
 use crate::retry::Budget;
 use crate::sync::{global, Arc, AtomicU64, Ordering};
@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     budget: Option<Budget>,
     /// An `Ok` needs only the breaker told: no budget to pay into, no tokens to reconcile.
     plain_ok: bool,
+    /// The event kinds anyone wants (a copy of the sink's, next to what a call reads).
+    watched: global::AtomicU32,
     pub(crate) config: Config,
     pub(crate) counts: Counts,
     /// Where its events go.
@@ -130,6 +132,7 @@ impl Shared {
             breaker: config
                 .breaker
                 .map(|b| BreakerState::reporting(b, Some(events.clone()))),
+            watched: global::AtomicU32::new(events.refresh()),
             events,
             limiter: config
                 .rate
@@ -259,6 +262,17 @@ impl Shared {
             },
             Refusal::Full(limit) => Error::BulkheadFull { policy, limit },
         }
+    }
+
+    /// Whether anyone wants events of `kind`: one relaxed load.
+    #[inline(always)]
+    pub(crate) fn watches(&self, kind: Kinds) -> bool {
+        self.watched.load(Ordering::Relaxed) & kind.bits() != 0 || crate::trace::enabled(kind)
+    }
+
+    /// Takes the event kinds anyone wants now.
+    pub(crate) fn refresh_events(&self) {
+        self.watched.store(self.events.refresh(), Ordering::Relaxed);
     }
 
     /// Counts a success off the happy path (one that needed accounting).

@@ -1,0 +1,271 @@
+//! `tracing` (feature `tracing`): the events of a scripted scenario, captured by a test
+//! subscriber, at the levels an operator expects, inside the call's span.
+#![cfg(feature = "tracing")]
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use staunch_runtime::{Breaker, Error, MockClock, Policy, Retry};
+use tracing::field::{Field, Visit};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{filter::LevelFilter, Layer, Registry};
+
+/// One captured event: its level, its message, its fields, and the span it is in.
+#[derive(Clone, Debug, PartialEq)]
+struct Seen {
+    level: Level,
+    message: String,
+    fields: BTreeMap<String, String>,
+    span: Option<String>,
+}
+
+#[derive(Default)]
+struct Fields(BTreeMap<String, String>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+/// A span's name and fields.
+type SpanSeen = (String, BTreeMap<String, String>);
+
+/// Captures staunch's events and the fields of its spans.
+#[derive(Clone, Default)]
+struct Capture {
+    events: Arc<Mutex<Vec<Seen>>>,
+    spans: Arc<Mutex<Vec<SpanSeen>>>,
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "staunch" {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let message = fields.0.remove("message").unwrap_or_default();
+        self.events.lock().unwrap().push(Seen {
+            level: *event.metadata().level(),
+            message,
+            fields: fields.0,
+            span: ctx.event_span(event).map(|s| s.name().to_owned()),
+        });
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: Context<'_, S>,
+    ) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        self.spans
+            .lock()
+            .unwrap()
+            .push((attrs.metadata().name().to_owned(), fields.0));
+    }
+
+    fn on_record(
+        &self,
+        _: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: Context<'_, S>,
+    ) {
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        if let Some(last) = self.spans.lock().unwrap().last_mut() {
+            last.1.extend(fields.0);
+        }
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn down() -> Error {
+    Error::Timeout {
+        policy: "upstream".into(),
+        after: Duration::from_secs(1),
+    }
+}
+
+/// Runs `f` with the capture installed at `level`.
+fn captured(level: LevelFilter, f: impl FnOnce()) -> Capture {
+    let capture = Capture::default();
+    let subscriber = Registry::default().with(capture.clone().with_filter(level));
+    tracing::subscriber::with_default(subscriber, f);
+    capture
+}
+
+#[test]
+fn at_info_the_happy_path_is_silent_and_trouble_is_told() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let capture = captured(LevelFilter::INFO, || {
+        let p = Policy::builder("tr-info")
+            .retry(
+                Retry::new()
+                    .max(1)
+                    .delay(Duration::from_millis(100))
+                    .jitter(0.0),
+            )
+            .breaker(
+                Breaker::new()
+                    .threshold(2)
+                    .cooldown(Duration::from_secs(30)),
+            )
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            assert_eq!(p.call(|| Ok::<_, Error>(1)), Ok(1));
+        }
+        assert_eq!(p.call(|| Err::<u32, _>(down())), Err(down()));
+        assert!(matches!(
+            p.call(|| Ok::<_, Error>(1)),
+            Err(Error::CircuitOpen { .. })
+        ));
+    });
+    let events = capture.events.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        [
+            Seen {
+                level: Level::INFO,
+                message: "retry".into(),
+                fields: fields(&[
+                    ("policy", "tr-info"),
+                    ("retry", "1"),
+                    ("wait", "100ms"),
+                    ("error", "an error of type `staunch_runtime::error::Error`"),
+                ]),
+                span: None,
+            },
+            Seen {
+                level: Level::WARN,
+                message: "state_change".into(),
+                fields: fields(&[("policy", "tr-info"), ("from", "closed"), ("to", "open")]),
+                span: None,
+            },
+            Seen {
+                level: Level::INFO,
+                message: "rejected".into(),
+                fields: fields(&[
+                    ("policy", "tr-info"),
+                    ("part", "breaker"),
+                    ("retry_in", "30s")
+                ]),
+                span: None,
+            },
+        ]
+    );
+    assert!(
+        capture.spans.lock().unwrap().is_empty(),
+        "no span below DEBUG"
+    );
+}
+
+#[test]
+fn at_debug_every_attempt_is_told_in_its_call_s_span() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let capture = captured(LevelFilter::DEBUG, || {
+        let p = Policy::builder("tr-debug")
+            .retry(
+                Retry::new()
+                    .max(1)
+                    .delay(Duration::from_millis(100))
+                    .jitter(0.0),
+            )
+            .build()
+            .unwrap();
+        let mut n = 0;
+        let r = p.call(|| {
+            n += 1;
+            if n == 1 {
+                Err(down())
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!(r, Ok(2));
+    });
+    let events = capture.events.lock().unwrap().clone();
+    let summary: Vec<(Level, &str, Option<&str>, Option<&str>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.level,
+                e.message.as_str(),
+                e.fields.get("verdict").map(String::as_str),
+                e.span.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                Level::DEBUG,
+                "attempt",
+                Some("failure"),
+                Some("staunch.call")
+            ),
+            (Level::INFO, "retry", None, Some("staunch.call")),
+            (
+                Level::DEBUG,
+                "attempt",
+                Some("success"),
+                Some("staunch.call")
+            ),
+        ]
+    );
+    assert_eq!(events[0].fields["attempt"], "1");
+    assert_eq!(events[2].fields["attempt"], "2");
+    assert_eq!(events[2].fields["elapsed"], "0ns");
+    // one span for the call, its attempt field the last attempt's
+    let spans = capture.spans.lock().unwrap().clone();
+    assert_eq!(
+        spans,
+        [(
+            "staunch.call".to_owned(),
+            fields(&[("policy", "tr-debug"), ("attempt", "2")])
+        )]
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_async_call_s_body_runs_in_its_span() {
+    let capture = Capture::default();
+    let subscriber = Registry::default().with(capture.clone().with_filter(LevelFilter::DEBUG));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let p = Policy::builder("tr-async").build().unwrap();
+    let r = p
+        .call_async(|| async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            // the body's own events are in the call's span
+            tracing::info!(target: "staunch", "inside");
+            Ok::<_, Error>(7)
+        })
+        .await;
+    assert_eq!(r, Ok(7));
+    let events = capture.events.lock().unwrap().clone();
+    let inside = events.iter().find(|e| e.message == "inside").unwrap();
+    assert_eq!(inside.span.as_deref(), Some("staunch.call"));
+    let attempt = events.iter().find(|e| e.message == "attempt").unwrap();
+    assert_eq!(attempt.fields["elapsed"], "5ms");
+    assert_eq!(attempt.fields["verdict"], "success");
+}
