@@ -22,7 +22,7 @@ use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
 use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
-use crate::trace::{self, Span};
+use crate::trace::{self, CallSpan};
 use crate::Error;
 
 mod outcome;
@@ -141,7 +141,7 @@ pub struct Call<'p, R: IsResult> {
     /// When the current attempt began, if anyone wants its event (0 otherwise).
     started: Nanos,
     /// The call's `tracing` span, if `DEBUG` is enabled (feature `tracing`).
-    span: Option<Span>,
+    span: CallSpan,
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
@@ -207,8 +207,8 @@ impl<R: IsResult> Call<'_, R> {
         self.start::<true>();
         // the whole attempt in the call's span (a clone: `self` is lent below)
         let span = self.span.clone();
-        trace::record_attempt(span.as_ref(), self.retries.saturating_add(1));
-        let _entered = trace::enter(span.as_ref());
+        trace::record_attempt(trace::span_ref(&span), self.retries.saturating_add(1));
+        let _entered = trace::enter(trace::span_ref(&span));
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
@@ -271,7 +271,7 @@ impl<R: IsResult> Call<'_, R> {
         let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
         self.start::<false>();
-        trace::record_attempt(self.span.as_ref(), self.retries.saturating_add(1));
+        trace::record_attempt(trace::span_ref(&self.span), self.retries.saturating_add(1));
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -305,7 +305,7 @@ impl<R: IsResult> Call<'_, R> {
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
             // each poll of the body in the call's span
-            let span = self.span.as_ref();
+            let span = trace::span_ref(&self.span);
             let caught = poll_fn(|cx| {
                 let _entered = trace::enter(span);
                 match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
@@ -399,7 +399,7 @@ impl<R: IsResult> Call<'_, R> {
     fn report(&self, kind: EventKind) {
         let shared = &self.plan.shared;
         if trace::enabled(kind.kind()) {
-            trace::event(self.span.as_ref(), &shared.name, &kind);
+            trace::event(trace::span_ref(&self.span), &shared.name, &kind);
         }
         if shared.events.wants(kind.kind()) {
             shared.events.emit(kind);

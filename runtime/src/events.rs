@@ -734,7 +734,7 @@ impl Sink {
         );
         if from != to && (queued || traced) {
             let kind = EventKind::StateChange { from, to };
-            crate::trace::event(None, &self.name, &kind);
+            crate::trace::event(crate::trace::NO_SPAN, &self.name, &kind);
             if queued {
                 self.emit(kind);
             }

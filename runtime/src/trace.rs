@@ -18,12 +18,44 @@
 use crate::events::{EventKind, Kinds};
 
 #[cfg(feature = "tracing")]
-pub(crate) use tracing::Span;
+use tracing::Span;
 
-/// Without `tracing`, a span that is never there.
+/// A call's span: there only if `DEBUG` was enabled when the call began.
+#[cfg(feature = "tracing")]
+pub(crate) type CallSpan = Option<Span>;
+
+/// Without `tracing`, nothing (the call and its futures carry no span).
 #[cfg(not(feature = "tracing"))]
-#[derive(Clone, Debug)]
-pub(crate) enum Span {}
+pub(crate) type CallSpan = ();
+
+/// A borrowed [`CallSpan`].
+#[cfg(feature = "tracing")]
+pub(crate) type SpanRef<'a> = Option<&'a Span>;
+
+/// Without `tracing`, nothing.
+#[cfg(not(feature = "tracing"))]
+pub(crate) type SpanRef<'a> = std::marker::PhantomData<&'a ()>;
+
+/// No span: the current one.
+#[cfg(feature = "tracing")]
+pub(crate) const NO_SPAN: SpanRef<'static> = None;
+
+/// No span.
+#[cfg(not(feature = "tracing"))]
+pub(crate) const NO_SPAN: SpanRef<'static> = std::marker::PhantomData;
+
+/// Borrows a call's span.
+#[cfg(feature = "tracing")]
+#[inline(always)]
+pub(crate) fn span_ref(span: &CallSpan) -> SpanRef<'_> {
+    span.as_ref()
+}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn span_ref(_: &CallSpan) -> SpanRef<'_> {
+    std::marker::PhantomData
+}
 
 /// Whether `tracing` wants events of `kind` now (their level is enabled): a static compare and
 /// a relaxed load.
@@ -51,7 +83,7 @@ pub(crate) const fn enabled(_: Kinds) -> bool {
 /// The span of one call of `policy`, if `DEBUG` is enabled.
 #[cfg(feature = "tracing")]
 #[inline(always)]
-pub(crate) fn call_span(policy: &str) -> Option<Span> {
+pub(crate) fn call_span(policy: &str) -> CallSpan {
     if tracing::level_enabled!(tracing::Level::DEBUG) {
         call_span_slow(policy)
     } else {
@@ -73,14 +105,12 @@ fn call_span_slow(policy: &str) -> Option<Span> {
 
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-pub(crate) fn call_span(_: &str) -> Option<Span> {
-    None
-}
+pub(crate) fn call_span(_: &str) -> CallSpan {}
 
 /// The span's `attempt` field.
 #[cfg(feature = "tracing")]
 #[inline(always)]
-pub(crate) fn record_attempt(span: Option<&Span>, attempt: u32) {
+pub(crate) fn record_attempt(span: SpanRef<'_>, attempt: u32) {
     if let Some(span) = span {
         span.record("attempt", attempt);
     }
@@ -88,7 +118,7 @@ pub(crate) fn record_attempt(span: Option<&Span>, attempt: u32) {
 
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-pub(crate) fn record_attempt(_: Option<&Span>, _: u32) {}
+pub(crate) fn record_attempt(_: SpanRef<'_>, _: u32) {}
 
 /// The call's span entered, while the guard lives.
 #[cfg(feature = "tracing")]
@@ -100,20 +130,20 @@ pub(crate) type Entered<'a> = std::marker::PhantomData<&'a ()>;
 /// Enters the call's span, if it has one.
 #[cfg(feature = "tracing")]
 #[inline(always)]
-pub(crate) fn enter(span: Option<&Span>) -> Entered<'_> {
+pub(crate) fn enter(span: SpanRef<'_>) -> Entered<'_> {
     span.map(Span::enter)
 }
 
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-pub(crate) fn enter(_: Option<&Span>) -> Entered<'_> {
+pub(crate) fn enter(_: SpanRef<'_>) -> Entered<'_> {
     std::marker::PhantomData
 }
 
 /// `kind` as a `tracing` event of `policy`, in `span` (the current one if `None`).
 #[cfg(feature = "tracing")]
 #[cold]
-pub(crate) fn event(span: Option<&Span>, policy: &str, kind: &EventKind) {
+pub(crate) fn event(span: SpanRef<'_>, policy: &str, kind: &EventKind) {
     use crate::breaker::CircuitState;
     use tracing::{event, Level};
     let parent = span.map_or_else(Span::current, Clone::clone);
@@ -181,4 +211,4 @@ pub(crate) fn event(span: Option<&Span>, policy: &str, kind: &EventKind) {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn event(_: Option<&Span>, _: &str, _: &EventKind) {}
+pub(crate) fn event(_: SpanRef<'_>, _: &str, _: &EventKind) {}
