@@ -206,7 +206,8 @@ impl<R: IsResult> Call<'_, R> {
         let shared = &*self.plan.shared;
         self.start::<true>();
         // the whole attempt in the call's span (a clone: `self` is lent below)
-        let span = self.span.clone();
+        #[allow(clippy::let_unit_value)] // no span without `tracing`
+        let span = trace::clone_span(&self.span);
         trace::record_attempt(trace::span_ref(&span), self.retries.saturating_add(1));
         let _entered = trace::enter(trace::span_ref(&span));
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {

@@ -36,6 +36,17 @@ pub(crate) type SpanRef<'a> = Option<&'a Span>;
 #[cfg(not(feature = "tracing"))]
 pub(crate) type SpanRef<'a> = std::marker::PhantomData<&'a ()>;
 
+/// A copy of a call's span (for the attempt to enter while it lends the call).
+#[cfg(feature = "tracing")]
+#[inline(always)]
+pub(crate) fn clone_span(span: &CallSpan) -> CallSpan {
+    span.clone()
+}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn clone_span(_: &CallSpan) -> CallSpan {}
+
 /// No span: the current one.
 #[cfg(feature = "tracing")]
 pub(crate) const NO_SPAN: SpanRef<'static> = None;
