@@ -22,7 +22,7 @@ use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
 use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
-use crate::trace::{self, CallSpan};
+use crate::trace;
 use crate::Error;
 
 mod outcome;
@@ -140,8 +140,6 @@ pub struct Call<'p, R: IsResult> {
     rejected: Option<Part>,
     /// When the current attempt began, if anyone wants its event (0 otherwise).
     started: Nanos,
-    /// The call's `tracing` span, if `DEBUG` is enabled (feature `tracing`).
-    span: CallSpan,
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
@@ -202,14 +200,32 @@ impl<R: IsResult> Call<'_, R> {
     /// See [`Step`].
     #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
+        if trace::debug_enabled() {
+            return self.attempt_sync_traced(req, f);
+        }
+        self.attempt_sync_inner::<false, F>(req, f)
+    }
+
+    /// [`attempt_sync`](Self::attempt_sync) in a `tracing` span of its own (feature `tracing`,
+    /// `DEBUG` enabled): a copy of the attempt, so that the attempt without one carries nothing.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::let_unit_value)] // no span without the feature
+    fn attempt_sync_traced<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
+        let span = trace::attempt_span(&self.plan.shared.name, self.retries.saturating_add(1));
+        let _entered = trace::enter(&span);
+        self.attempt_sync_inner::<true, F>(req, f)
+    }
+
+    #[inline(always)]
+    fn attempt_sync_inner<const TRACED: bool, F: FnOnce() -> R>(
+        &mut self,
+        req: Req,
+        f: F,
+    ) -> Step<R> {
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
-        self.start::<true>();
-        // the whole attempt in the call's span (a clone: `self` is lent below)
-        #[allow(clippy::let_unit_value)] // no span without `tracing`
-        let span = trace::clone_span(&self.span);
-        trace::record_attempt(trace::span_ref(&span), self.retries.saturating_add(1));
-        let _entered = trace::enter(trace::span_ref(&span));
+        self.start::<true, TRACED>();
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
@@ -264,15 +280,32 @@ impl<R: IsResult> Call<'_, R> {
     /// assert_eq!(step, Step::Done(Ok(5)));
     /// # }
     /// ```
+    #[allow(clippy::let_unit_value)] // no span without the feature
     pub async fn attempt_async<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
+        if trace::debug_enabled() {
+            // boxed: the attempt without a span keeps its future's size
+            let span = trace::attempt_span(&self.plan.shared.name, self.retries.saturating_add(1));
+            return Box::pin(trace::instrument(
+                self.attempt_async_inner::<true, F>(req, f),
+                span,
+            ))
+            .await;
+        }
+        self.attempt_async_inner::<false, F>(req, f).await
+    }
+
+    async fn attempt_async_inner<const TRACED: bool, F: Future<Output = R>>(
+        &mut self,
+        req: Req,
+        f: F,
+    ) -> Step<R> {
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
         let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
-        self.start::<false>();
-        trace::record_attempt(trace::span_ref(&self.span), self.retries.saturating_add(1));
+        self.start::<false, TRACED>();
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -305,16 +338,14 @@ impl<R: IsResult> Call<'_, R> {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
-            // each poll of the body in the call's span
-            let span = trace::span_ref(&self.span);
-            let caught = poll_fn(|cx| {
-                let _entered = trace::enter(span);
-                match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                    Err(panic) => Poll::Ready(Err(panic)),
-                }
-            });
+            let caught =
+                poll_fn(
+                    |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                        Err(panic) => Poll::Ready(Err(panic)),
+                    },
+                );
             let caught = match cut {
                 None => caught.await,
                 Some(within) => match tokio::time::timeout(within, caught).await {
@@ -347,8 +378,9 @@ impl<R: IsResult> Call<'_, R> {
 
     /// Notes when the attempt began, if anyone wants its event.
     #[inline(always)]
-    fn start<const SYNC: bool>(&mut self) {
-        self.started = if self.plan.shared.watches(Kinds::ATTEMPT | Kinds::TIMED) {
+    fn start<const SYNC: bool, const TRACED: bool>(&mut self) {
+        // `tracing` wants attempts only at `DEBUG`, and then the attempt is `TRACED`
+        self.started = if TRACED || self.plan.shared.queues(Kinds::ATTEMPT | Kinds::TIMED) {
             Self::clock::<SYNC>()
         } else {
             0
@@ -395,12 +427,13 @@ impl<R: IsResult> Call<'_, R> {
         self.plan.shared.watches(kind)
     }
 
-    /// An event, to `tracing` (in the call's span) and to the subscribers that want it.
+    /// An event, to `tracing` (in the attempt's span, the current one) and to the subscribers
+    /// that want it.
     #[cold]
     fn report(&self, kind: EventKind) {
         let shared = &self.plan.shared;
         if trace::enabled(kind.kind()) {
-            trace::event(trace::span_ref(&self.span), &shared.name, &kind);
+            trace::event(&shared.name, &kind);
         }
         if shared.events.wants(kind.kind()) {
             shared.events.emit(kind);
@@ -766,7 +799,6 @@ impl Plan {
             describe: type_of::<R::Err>,
             rejected: None,
             started: 0,
-            span: trace::call_span(&self.shared.name),
             until: 0,
             _result: PhantomData,
         }

@@ -734,7 +734,7 @@ impl Sink {
         );
         if from != to && (queued || traced) {
             let kind = EventKind::StateChange { from, to };
-            crate::trace::event(crate::trace::NO_SPAN, &self.name, &kind);
+            crate::trace::event(&self.name, &kind);
             if queued {
                 self.emit(kind);
             }

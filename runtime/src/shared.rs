@@ -270,6 +270,12 @@ impl Shared {
         self.watched.load(Ordering::Relaxed) & kind.bits() != 0 || crate::trace::enabled(kind)
     }
 
+    /// Whether a subscriber wants events of `kind` (`tracing` aside): one relaxed load.
+    #[inline(always)]
+    pub(crate) fn queues(&self, kind: Kinds) -> bool {
+        self.watched.load(Ordering::Relaxed) & kind.bits() != 0
+    }
+
     /// Takes the event kinds anyone wants now.
     pub(crate) fn refresh_events(&self) {
         self.watched.store(self.events.refresh(), Ordering::Relaxed);

@@ -1,9 +1,9 @@
-//! `tracing` (feature `tracing`): a span per call and an event per [`EventKind`], at the levels
+//! `tracing` (feature `tracing`): a span per attempt and an event per [`EventKind`], at the levels
 //! an operator expects. Without the feature, nothing here costs anything.
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | the call's span `staunch.call` | `DEBUG` | `policy`, `attempt` |
+//! | each attempt's span `staunch.attempt` | `DEBUG` | `policy`, `attempt` |
 //! | an attempt's end | `DEBUG` | `policy`, `attempt`, `verdict`, `elapsed`, `error` |
 //! | a retry | `INFO` | `policy`, `retry`, `wait`, `error` |
 //! | a rejection | `INFO` | `policy`, `part`, `retry_in` |
@@ -16,57 +16,6 @@
 //! `rejected`, `fallback`, `state_change`, `hold_off`). The happy path is silent at `INFO`.
 
 use crate::events::{EventKind, Kinds};
-
-#[cfg(feature = "tracing")]
-use tracing::Span;
-
-/// A call's span: there only if `DEBUG` was enabled when the call began.
-#[cfg(feature = "tracing")]
-pub(crate) type CallSpan = Option<Span>;
-
-/// Without `tracing`, nothing (the call and its futures carry no span).
-#[cfg(not(feature = "tracing"))]
-pub(crate) type CallSpan = ();
-
-/// A borrowed [`CallSpan`].
-#[cfg(feature = "tracing")]
-pub(crate) type SpanRef<'a> = Option<&'a Span>;
-
-/// Without `tracing`, nothing.
-#[cfg(not(feature = "tracing"))]
-pub(crate) type SpanRef<'a> = std::marker::PhantomData<&'a ()>;
-
-/// A copy of a call's span (for the attempt to enter while it lends the call).
-#[cfg(feature = "tracing")]
-#[inline(always)]
-pub(crate) fn clone_span(span: &CallSpan) -> CallSpan {
-    span.clone()
-}
-
-#[cfg(not(feature = "tracing"))]
-#[inline(always)]
-pub(crate) fn clone_span(_: &CallSpan) -> CallSpan {}
-
-/// No span: the current one.
-#[cfg(feature = "tracing")]
-pub(crate) const NO_SPAN: SpanRef<'static> = None;
-
-/// No span.
-#[cfg(not(feature = "tracing"))]
-pub(crate) const NO_SPAN: SpanRef<'static> = std::marker::PhantomData;
-
-/// Borrows a call's span.
-#[cfg(feature = "tracing")]
-#[inline(always)]
-pub(crate) fn span_ref(span: &CallSpan) -> SpanRef<'_> {
-    span.as_ref()
-}
-
-#[cfg(not(feature = "tracing"))]
-#[inline(always)]
-pub(crate) fn span_ref(_: &CallSpan) -> SpanRef<'_> {
-    std::marker::PhantomData
-}
 
 /// Whether `tracing` wants events of `kind` now (their level is enabled): a static compare and
 /// a relaxed load.
@@ -91,74 +40,60 @@ pub(crate) const fn enabled(_: Kinds) -> bool {
     false
 }
 
-/// The span of one call of `policy`, if `DEBUG` is enabled.
+/// Whether `DEBUG` is enabled: a static compare and a relaxed load (`false` without the
+/// feature).
 #[cfg(feature = "tracing")]
 #[inline(always)]
-pub(crate) fn call_span(policy: &str) -> CallSpan {
-    if tracing::level_enabled!(tracing::Level::DEBUG) {
-        call_span_slow(policy)
-    } else {
-        None
-    }
+pub(crate) fn debug_enabled() -> bool {
+    // no subscriber was ever set (global or scoped): one relaxed load
+    tracing::dispatcher::has_been_set() && tracing::level_enabled!(tracing::Level::DEBUG)
 }
 
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) const fn debug_enabled() -> bool {
+    false
+}
+
+/// The span of one attempt of `policy`.
+#[cfg(feature = "tracing")]
+pub(crate) fn attempt_span(policy: &str, attempt: u32) -> tracing::Span {
+    tracing::debug_span!(target: "staunch", "staunch.attempt", policy = %policy, attempt)
+}
+
+/// Without the feature, no span.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn attempt_span(_: &str, _: u32) {}
+
+/// Enters a span while the guard lives.
+#[cfg(feature = "tracing")]
+pub(crate) fn enter(span: &tracing::Span) -> tracing::span::Entered<'_> {
+    span.enter()
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn enter(_: &()) {}
+
+/// A future in a span.
+#[cfg(feature = "tracing")]
+pub(crate) fn instrument<F: std::future::Future>(
+    f: F,
+    span: tracing::Span,
+) -> tracing::instrument::Instrumented<F> {
+    tracing::Instrument::instrument(f, span)
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn instrument<F: std::future::Future>(f: F, _: ()) -> F {
+    f
+}
+
+/// `kind` as a `tracing` event of `policy`, in the current span.
 #[cfg(feature = "tracing")]
 #[cold]
-fn call_span_slow(policy: &str) -> Option<Span> {
-    let span = tracing::debug_span!(
-        target: "staunch",
-        "staunch.call",
-        policy = %policy,
-        attempt = tracing::field::Empty
-    );
-    (!span.is_disabled()).then_some(span)
-}
-
-#[cfg(not(feature = "tracing"))]
-#[inline(always)]
-pub(crate) fn call_span(_: &str) -> CallSpan {}
-
-/// The span's `attempt` field.
-#[cfg(feature = "tracing")]
-#[inline(always)]
-pub(crate) fn record_attempt(span: SpanRef<'_>, attempt: u32) {
-    if let Some(span) = span {
-        span.record("attempt", attempt);
-    }
-}
-
-#[cfg(not(feature = "tracing"))]
-#[inline(always)]
-pub(crate) fn record_attempt(_: SpanRef<'_>, _: u32) {}
-
-/// The call's span entered, while the guard lives.
-#[cfg(feature = "tracing")]
-pub(crate) type Entered<'a> = Option<tracing::span::Entered<'a>>;
-
-#[cfg(not(feature = "tracing"))]
-pub(crate) type Entered<'a> = std::marker::PhantomData<&'a ()>;
-
-/// Enters the call's span, if it has one.
-#[cfg(feature = "tracing")]
-#[inline(always)]
-pub(crate) fn enter(span: SpanRef<'_>) -> Entered<'_> {
-    span.map(Span::enter)
-}
-
-#[cfg(not(feature = "tracing"))]
-#[inline(always)]
-pub(crate) fn enter(_: SpanRef<'_>) -> Entered<'_> {
-    std::marker::PhantomData
-}
-
-/// `kind` as a `tracing` event of `policy`, in `span` (the current one if `None`).
-#[cfg(feature = "tracing")]
-#[cold]
-pub(crate) fn event(span: SpanRef<'_>, policy: &str, kind: &EventKind) {
+pub(crate) fn event(policy: &str, kind: &EventKind) {
     use crate::breaker::CircuitState;
     use tracing::{event, Level};
-    let parent = span.map_or_else(Span::current, Clone::clone);
-    let _entered = parent.enter();
     match kind {
         EventKind::Attempt {
             attempt,
@@ -222,4 +157,4 @@ pub(crate) fn event(span: SpanRef<'_>, policy: &str, kind: &EventKind) {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn event(_: SpanRef<'_>, _: &str, _: &EventKind) {}
+pub(crate) fn event(_: &str, _: &EventKind) {}

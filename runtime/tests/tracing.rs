@@ -1,5 +1,5 @@
 //! `tracing` (feature `tracing`): the events of a scripted scenario, captured by a test
-//! subscriber, at the levels an operator expects, inside the call's span.
+//! subscriber, at the levels an operator expects, inside the attempt's span.
 #![cfg(feature = "tracing")]
 
 use std::collections::BTreeMap;
@@ -179,7 +179,7 @@ fn at_info_the_happy_path_is_silent_and_trouble_is_told() {
 }
 
 #[test]
-fn at_debug_every_attempt_is_told_in_its_call_s_span() {
+fn at_debug_every_attempt_is_told_in_its_own_span() {
     let clock = MockClock::new();
     let _g = clock.install();
     let capture = captured(LevelFilter::DEBUG, || {
@@ -222,33 +222,39 @@ fn at_debug_every_attempt_is_told_in_its_call_s_span() {
                 Level::DEBUG,
                 "attempt",
                 Some("failure"),
-                Some("staunch.call")
+                Some("staunch.attempt")
             ),
-            (Level::INFO, "retry", None, Some("staunch.call")),
+            (Level::INFO, "retry", None, Some("staunch.attempt")),
             (
                 Level::DEBUG,
                 "attempt",
                 Some("success"),
-                Some("staunch.call")
+                Some("staunch.attempt")
             ),
         ]
     );
     assert_eq!(events[0].fields["attempt"], "1");
     assert_eq!(events[2].fields["attempt"], "2");
     assert_eq!(events[2].fields["elapsed"], "0ns");
-    // one span for the call, its attempt field the last attempt's
+    // one span per attempt
     let spans = capture.spans.lock().unwrap().clone();
     assert_eq!(
         spans,
-        [(
-            "staunch.call".to_owned(),
-            fields(&[("policy", "tr-debug"), ("attempt", "2")])
-        )]
+        [
+            (
+                "staunch.attempt".to_owned(),
+                fields(&[("policy", "tr-debug"), ("attempt", "1")])
+            ),
+            (
+                "staunch.attempt".to_owned(),
+                fields(&[("policy", "tr-debug"), ("attempt", "2")])
+            )
+        ]
     );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn an_async_call_s_body_runs_in_its_span() {
+async fn an_async_call_s_body_runs_in_its_attempt_s_span() {
     let capture = Capture::default();
     let subscriber = Registry::default().with(capture.clone().with_filter(LevelFilter::DEBUG));
     let _default = tracing::subscriber::set_default(subscriber);
@@ -256,7 +262,7 @@ async fn an_async_call_s_body_runs_in_its_span() {
     let r = p
         .call_async(|| async {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            // the body's own events are in the call's span
+            // the body's own events are in the attempt's span
             tracing::info!(target: "staunch", "inside");
             Ok::<_, Error>(7)
         })
@@ -264,7 +270,7 @@ async fn an_async_call_s_body_runs_in_its_span() {
     assert_eq!(r, Ok(7));
     let events = capture.events.lock().unwrap().clone();
     let inside = events.iter().find(|e| e.message == "inside").unwrap();
-    assert_eq!(inside.span.as_deref(), Some("staunch.call"));
+    assert_eq!(inside.span.as_deref(), Some("staunch.attempt"));
     let attempt = events.iter().find(|e| e.message == "attempt").unwrap();
     assert_eq!(attempt.fields["elapsed"], "5ms");
     assert_eq!(attempt.fields["verdict"], "success");
