@@ -675,7 +675,7 @@ pub(crate) struct Sink {
     wanted: AtomicU32,
     /// The policy's latency histogram, registered at its first sample.
     #[cfg(feature = "metrics")]
-    pub(crate) latency: std::sync::OnceLock<metrics::Histogram>,
+    pub(crate) latency: crate::metrics::LatencyCell,
 }
 
 impl Sink {
@@ -684,7 +684,7 @@ impl Sink {
             name: name.into(),
             wanted: AtomicU32::new(0),
             #[cfg(feature = "metrics")]
-            latency: std::sync::OnceLock::new(),
+            latency: crate::metrics::LatencyCell::default(),
         };
         sink.refresh();
         Arc::new(sink)
