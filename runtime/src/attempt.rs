@@ -189,7 +189,7 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
-impl<R: IsResult> Call<'_, R> {
+impl<'p, R: IsResult> Call<'p, R> {
     /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
     /// failure and goes on unwinding, the slots given back by their drops), the outcome, and the
     /// backoff wait before `Again`.
@@ -280,7 +280,7 @@ impl<R: IsResult> Call<'_, R> {
     /// assert_eq!(step, Step::Done(Ok(5)));
     /// # }
     /// ```
-    #[allow(clippy::let_unit_value)] // no span without the feature
+    #[cfg(feature = "tracing")]
     pub async fn attempt_async<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
         if trace::debug_enabled() {
             // boxed: the attempt without a span keeps its future's size
@@ -292,6 +292,30 @@ impl<R: IsResult> Call<'_, R> {
             .await;
         }
         self.attempt_async_inner::<false, F>(req, f).await
+    }
+
+    /// Runs one attempt of an async call (see above). Without the `tracing` feature, the
+    /// attempt's future itself, with no layer around it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use staunch_runtime::attempt::{Req, Step};
+    /// use staunch_runtime::{Class, Policy};
+    /// let policy = Policy::builder("docs-attempt-async-plain").build().unwrap();
+    /// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
+    /// let step = call.attempt_async(Req::new(), async { Ok(5) }).await;
+    /// assert_eq!(step, Step::Done(Ok(5)));
+    /// # }
+    /// ```
+    #[cfg(not(feature = "tracing"))]
+    pub fn attempt_async<'s, F: Future<Output = R> + 's>(
+        &'s mut self,
+        req: Req,
+        f: F,
+    ) -> impl Future<Output = Step<R>> + use<'s, 'p, R, F> {
+        self.attempt_async_inner::<false, F>(req, f)
     }
 
     async fn attempt_async_inner<const TRACED: bool, F: Future<Output = R>>(

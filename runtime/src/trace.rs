@@ -83,11 +83,6 @@ pub(crate) fn instrument<F: std::future::Future>(
     tracing::Instrument::instrument(f, span)
 }
 
-#[cfg(not(feature = "tracing"))]
-pub(crate) fn instrument<F: std::future::Future>(f: F, _: ()) -> F {
-    f
-}
-
 /// `kind` as a `tracing` event of `policy`, in the current span.
 #[cfg(feature = "tracing")]
 #[cold]
