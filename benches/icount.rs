@@ -46,7 +46,28 @@ const VARIANTS: &[&str] = &[
     "async_tower",
     "async_backon",
     "async_ours_retry",
+    "sync_ours_attribute_watched",
+    "async_ours_attribute_watched",
+    "sync_ours_attribute_info",
+    "async_ours_attribute_info",
 ];
+
+/// An events subscriber that wants only breaker state changes: filtered out for attempts.
+fn watch_states() {
+    std::mem::forget(staunch::events::subscribe(
+        staunch::events::Filter::all().kinds(staunch::events::Kinds::STATE),
+        |_| {},
+    ));
+}
+
+/// A `tracing` subscriber at `INFO`, as a service runs in production: staunch's happy path
+/// is below it.
+fn trace_at_info() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+}
 
 /// Calls made before the measured ones, so that every lazy initialisation (the policy, the
 /// clock's calibration, whose instruction count depends on how long it takes) is done before
@@ -152,6 +173,22 @@ fn run(variant: &str, n: u64) {
             sync_loop(n, |i| semaphore_call(&s, i).is_ok());
         }
         "sync_ours_attribute" => sync_loop(n, |i| attr_sync(i).is_ok()),
+        "sync_ours_attribute_watched" => {
+            watch_states();
+            sync_loop(n, |i| attr_sync(i).is_ok());
+        }
+        "sync_ours_attribute_info" => {
+            trace_at_info();
+            sync_loop(n, |i| attr_sync(i).is_ok());
+        }
+        "async_ours_attribute_watched" => {
+            watch_states();
+            async_loop(n, |i| async move { attr_async(i).await.is_ok() });
+        }
+        "async_ours_attribute_info" => {
+            trace_at_info();
+            async_loop(n, |i| async move { attr_async(i).await.is_ok() });
+        }
         "sync_ours_builder" => {
             let p = full_builder("icount");
             sync_loop(n, |i| call_policy(&p, i).is_ok());
