@@ -633,7 +633,8 @@ pub fn channel(
 }
 
 /// Waits until every event emitted before this call has been delivered to its subscribers.
-/// For tests, and for a clean shutdown. Returns at once if nothing was ever subscribed.
+/// For tests, and for a clean shutdown. Returns at once if nothing was ever subscribed. Never
+/// call it from inside a subscriber: it would wait for itself.
 ///
 /// # Examples
 ///
