@@ -64,8 +64,8 @@ fn watch_states() {
 /// is below it.
 fn trace_at_info() {
     use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::INFO);
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO);
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 }
 
