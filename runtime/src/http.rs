@@ -142,6 +142,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[must_use]
 pub fn parse_reset(value: &str) -> Option<Duration> {
     let value = value.trim();
+    if value.is_empty() {
+        return None; // an empty header says nothing, not "now"
+    }
     if let Ok(secs) = value.parse::<f64>() {
         return Duration::try_from_secs_f64(secs).ok();
     }
@@ -383,6 +386,24 @@ mod with_reqwest {
         }
     }
 
+    /// Whether a decoding error is the transport's (the connection closed or reset before the
+    /// body was in), not the body's content: no `serde_json` error and no invalid data in its
+    /// chain of sources.
+    fn cut_short(e: &reqwest::Error) -> bool {
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if s.is::<serde_json::Error>() {
+                return false;
+            }
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return io.kind() != std::io::ErrorKind::InvalidData;
+            }
+            source = s.source();
+        }
+        // a transport failure of hyper's own, such as an incomplete body
+        std::error::Error::source(e).is_some()
+    }
+
     impl Classify for reqwest::Error {
         /// A status error classifies by its status; timeouts and connection failures are
         /// retryable; building, redirect and decoding errors are not.
@@ -390,7 +411,11 @@ mod with_reqwest {
             if let Some(status) = self.status() {
                 return status_class(status.as_u16()).retryable;
             }
-            self.is_timeout() || self.is_connect() || self.is_request() || self.is_body()
+            self.is_timeout()
+                || self.is_connect()
+                || self.is_request()
+                || self.is_body()
+                || (self.is_decode() && cut_short(self))
         }
 
         /// A 4xx status other than 408, 425 and 429 (see [`status_class`]).

@@ -9,9 +9,13 @@ use crate::clock::{duration_to_nanos, Mode, Nanos};
 use crate::sync::global::{lock, AtomicU64, Mutex};
 use crate::sync::{Arc, Ordering};
 
+/// The answers by key (with the order they came in, and when), the keys in the order their
+/// answers came, and the next order number. Eviction goes by the order number, not the time:
+/// answers of one instant (a frozen mock clock, a paused tokio clock) still leave oldest first.
 type Entries = (
-    HashMap<u64, (Nanos, Arc<dyn Any + Send + Sync>)>,
-    VecDeque<(u64, Nanos)>,
+    HashMap<u64, (u64, Nanos, Arc<dyn Any + Send + Sync>)>,
+    VecDeque<(u64, u64)>,
+    u64,
 );
 
 /// A bounded cache of last good answers, served when a call finally fails.
@@ -145,29 +149,31 @@ impl Stale {
             Ok(value) => {
                 let stored: Arc<dyn Any + Send + Sync> = Arc::new(value.clone());
                 let mut guard = lock(self.entries());
-                let (map, order) = &mut *guard;
-                map.insert(key, (now, stored));
-                order.push_back((key, now));
-                // Every remembered answer has its (key, time) in `order`; records of answers
-                // replaced since are skipped, and compacted away once they pile up.
+                let (map, order, next) = &mut *guard;
+                let seq = *next;
+                *next += 1;
+                map.insert(key, (seq, now, stored));
+                order.push_back((key, seq));
+                // Every remembered answer has its (key, order number) in `order`; records of
+                // answers replaced since are skipped, and compacted away once they pile up.
                 if order.len() > 2 * self.capacity {
-                    let mut current: Vec<(u64, Nanos)> =
-                        map.iter().map(|(k, (t, _))| (*k, *t)).collect();
-                    current.sort_unstable_by_key(|&(_, t)| t);
+                    let mut current: Vec<(u64, u64)> =
+                        map.iter().map(|(k, (s, _, _))| (*k, *s)).collect();
+                    current.sort_unstable_by_key(|&(_, s)| s);
                     *order = current.into();
                 }
                 while map.len() > self.capacity {
-                    let Some((old, at)) = order.pop_front() else {
+                    let Some((old, of)) = order.pop_front() else {
                         break;
                     };
-                    if map.get(&old).is_some_and(|(t, _)| *t == at) {
+                    if map.get(&old).is_some_and(|(s, _, _)| *s == of) {
                         map.remove(&old);
                     }
                 }
                 Ok(value)
             }
             Err(e) => {
-                let found = lock(self.entries()).0.get(&key).and_then(|(at, value)| {
+                let found = lock(self.entries()).0.get(&key).and_then(|(_, at, value)| {
                     (now.saturating_sub(*at) <= duration_to_nanos(self.max_age))
                         .then(|| value.clone())
                 });

@@ -148,3 +148,14 @@ fn rate_limit_headers_are_read_whatever_their_case() {
     assert_eq!(bad.reset_requests, None);
     assert_eq!(observed_from([]), Default::default());
 }
+
+/// Regression: an empty reset header read as "now" (`Some(0s)`), not as a value that does not
+/// parse.
+#[test]
+fn an_empty_reset_header_says_nothing() {
+    use staunch_runtime::http::{observed_from, parse_reset};
+    assert_eq!(parse_reset(""), None);
+    assert_eq!(parse_reset("  "), None);
+    let seen = observed_from([("x-ratelimit-reset-tokens", "")]);
+    assert_eq!(seen.reset_tokens, None);
+}

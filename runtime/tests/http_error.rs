@@ -53,6 +53,12 @@ async fn serve() -> String {
             let (mut socket, _) = listener.accept().await.unwrap();
             tokio::spawn(async move {
                 let path = read_path(&mut socket).await;
+                if path == "/cut" {
+                    // a body cut short: 4 of 100 bytes, then the connection closes
+                    let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart";
+                    socket.write_all(head.as_bytes()).await.unwrap();
+                    return;
+                }
                 if path == "/stall" {
                     let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart";
                     socket.write_all(head.as_bytes()).await.unwrap();
@@ -305,4 +311,15 @@ async fn a_request_that_cannot_be_built_is_not_retryable() {
     assert!(!bad.is_retryable() && !bad.is_caller_fault());
     let e = HttpError::from(bad);
     assert!(!e.is_retryable() && e.class().counts && e.is_fallback_worthy());
+}
+
+/// Regression: a body cut short (the connection closed before `content-length` bytes came) was
+/// classified as not retryable, unlike every other connection failure.
+#[tokio::test]
+async fn a_body_cut_short_is_retryable() {
+    let base = serve().await;
+    let cut = get(&base, "/cut").await.text().await.unwrap_err();
+    assert!(cut.is_decode() || cut.is_body(), "{cut:?}");
+    assert!(cut.is_retryable() && !cut.is_caller_fault(), "{cut:?}");
+    assert!(HttpError::from(cut).is_retryable());
 }

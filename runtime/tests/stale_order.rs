@@ -36,3 +36,20 @@ fn answers_of_one_instant_are_evicted_in_the_order_they_came() {
         assert_eq!(remembered(&three, 1..=4), [2, 3, 4]);
     }
 }
+
+/// Regression: answers of one instant (a frozen clock) evicted the wrong one: the record of a
+/// replaced answer, at the same time as the current one, was taken for it.
+#[test]
+fn a_replaced_answer_of_the_same_instant_is_not_evicted_in_place_of_the_oldest() {
+    let clock = staunch_runtime::MockClock::new();
+    let _g = clock.install(); // time stands still
+    let cache = staunch_runtime::Stale::new(2, std::time::Duration::from_secs(60));
+    let ok = |key: u64, v: &'static str| cache.settle_sync(key, Ok::<_, ()>(v)).unwrap();
+    ok(1, "A");
+    ok(2, "B");
+    ok(1, "A2"); // replaces A: now B is the oldest
+    ok(3, "C"); // evicts B
+    assert_eq!(cache.settle_sync(1, Err::<&str, ()>(())), Ok("A2"));
+    assert_eq!(cache.settle_sync(3, Err::<&str, ()>(())), Ok("C"));
+    assert_eq!(cache.settle_sync(2, Err::<&str, ()>(())), Err(()));
+}
