@@ -98,3 +98,19 @@ async fn a_timed_out_attempt_reports_the_deadline_when_the_deadline_cut_it() {
         })
     );
 }
+
+/// A success that needs accounting (a retry budget to pay into, tokens to reconcile) is counted
+/// as one, like a plain success.
+#[test]
+fn a_success_with_a_budget_or_a_token_limit_is_counted() {
+    use staunch_runtime::{Error, Policy, Retry};
+    let budgeted = Policy::builder("call-api-budget-success")
+        .retry(Retry::new().budget(0.1))
+        .build()
+        .unwrap();
+    assert_eq!(budgeted.call(|| Ok::<_, Error>(1)), Ok(1));
+    assert_eq!(budgeted.handle().signals().successes, 1);
+    let tokens = Policy::builder("call-api-tpm-success").tpm(1000.0).build().unwrap();
+    assert_eq!(tokens.call(|| Ok::<_, Error>(1)), Ok(1));
+    assert_eq!(tokens.handle().signals().successes, 1);
+}
