@@ -71,6 +71,39 @@ fn loom_a_half_open_breaker_lets_through_at_most_its_trials() {
     });
 }
 
+/// Three callers arriving at a breaker whose cooldown has passed, with `half_open = 2`: exactly
+/// two trials get through, whichever of them turns the breaker half-open, and when the two
+/// succeed the breaker is closed (bounded: loom explores up to three preemptions).
+#[test]
+fn loom_three_callers_of_a_half_open_breaker_get_exactly_its_trials() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let b = Arc::new(BreakerState::new(
+            Breaker::new()
+                .threshold(1)
+                .cooldown(Duration::from_secs(1))
+                .half_open(2),
+        ));
+        b.failure(Pass::Closed, 0); // opens at 0, half-open from 1 s
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let b = b.clone();
+                thread::spawn(move || b.admit::<true>(|| 2 * SEC).ok())
+            })
+            .collect();
+        let trials: Vec<Pass> = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(trials.len(), 2, "{trials:?}");
+        for pass in trials {
+            b.success(pass);
+        }
+        assert_eq!(b.state(3 * SEC), CircuitState::Closed);
+    });
+}
+
 /// Two callers at a bucket of one token: exactly one is admitted without waiting.
 #[test]
 fn loom_a_bucket_of_one_admits_one() {
