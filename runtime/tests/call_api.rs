@@ -110,7 +110,10 @@ fn a_success_with_a_budget_or_a_token_limit_is_counted() {
         .unwrap();
     assert_eq!(budgeted.call(|| Ok::<_, Error>(1)), Ok(1));
     assert_eq!(budgeted.handle().signals().successes, 1);
-    let tokens = Policy::builder("call-api-tpm-success").tpm(1000.0).build().unwrap();
+    let tokens = Policy::builder("call-api-tpm-success")
+        .tpm(1000.0)
+        .build()
+        .unwrap();
     assert_eq!(tokens.call(|| Ok::<_, Error>(1)), Ok(1));
     assert_eq!(tokens.handle().signals().successes, 1);
 }
