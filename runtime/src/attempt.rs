@@ -179,8 +179,9 @@ impl<R: IsResult> Drop for Unwinding<'_, '_, '_, R> {
     }
 }
 
-/// The error text of a type the events know nothing of.
-fn type_of<E>(_: &E) -> String {
+/// The error text of a type the events know nothing of (also the attribute's, for an error
+/// with neither `Display` nor `Debug`).
+pub(crate) fn type_of<E>(_: &E) -> String {
     format!("an error of type `{}`", std::any::type_name::<E>())
 }
 

@@ -115,6 +115,6 @@ pub trait DescribeViaDefault {
 
 impl<E> DescribeViaDefault for Describe<'_, E> {
     fn __staunch_describe(&self) -> String {
-        format!("an error of type `{}`", std::any::type_name::<E>())
+        crate::attempt::type_of(self.0)
     }
 }

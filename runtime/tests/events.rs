@@ -1,50 +1,15 @@
 //! Events: a scripted scenario on tokio's paused clock, every event checked in order; filters;
 //! subscriptions that end; a panicking subscriber; the totals of `Signals`.
 
+mod common;
+
+use common::{ask, Api, MS};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use staunch_runtime::attempt::{Req, Step};
 use staunch_runtime::events::{self, Event, EventKind, Filter, Kinds, Part, Reason, Verdict};
-use staunch_runtime::{warnings, Breaker, CircuitState, Classify, Error, Policy, Retry};
-
-#[derive(Clone, Debug, PartialEq)]
-enum Api {
-    Down,
-    BadRequest,
-    Busy(Duration),
-    Policy(Error),
-}
-
-impl std::fmt::Display for Api {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Api::Down => f.write_str("down"),
-            Api::BadRequest => f.write_str("bad request"),
-            Api::Busy(d) => write!(f, "busy for {d:?}"),
-            Api::Policy(e) => e.fmt(f),
-        }
-    }
-}
-
-impl From<Error> for Api {
-    fn from(e: Error) -> Self {
-        Api::Policy(e)
-    }
-}
-
-impl Classify for Api {
-    fn is_caller_fault(&self) -> bool {
-        *self == Api::BadRequest
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Api::Busy(d) => Some(*d),
-            _ => None,
-        }
-    }
-}
+use staunch_runtime::{warnings, Breaker, CircuitState, Error, Policy, Retry};
 
 /// Records every event that passes `filter`, without the wall-clock time.
 type Seen = Arc<Mutex<Vec<(String, EventKind)>>>;
@@ -59,35 +24,6 @@ fn record(filter: Filter) -> (events::Subscription, Seen) {
     });
     (s, seen)
 }
-
-/// One call through `policy` the way the attribute runs it: attempts until done, the fallback
-/// (`Ok(0)`) reported and taken.
-async fn ask(policy: &Policy, mut answers: Vec<(Duration, Result<u32, Api>)>) -> Result<u32, Api> {
-    answers.reverse();
-    let mut call = policy
-        .begin::<Result<u32, Api>>(|e| e.class())
-        .describe(|e| e.to_string());
-    loop {
-        let next = answers.pop();
-        let step = call
-            .attempt_async(Req::new(), async move {
-                let (takes, answer) = next.expect("an answer per attempt that runs");
-                tokio::time::sleep(takes).await;
-                answer
-            })
-            .await;
-        match step {
-            Step::Done(r) => return r,
-            Step::Again => {}
-            Step::Fallback(r) => {
-                call.fell_back(&r);
-                return Ok(0);
-            }
-        }
-    }
-}
-
-const MS: Duration = Duration::from_millis(1);
 
 #[tokio::test(start_paused = true)]
 async fn a_scripted_outage_reports_every_event_in_order() {
@@ -363,7 +299,10 @@ fn without_describe_an_error_is_named_by_its_type() {
     let EventKind::Attempt { error, .. } = &seen[0].1 else {
         panic!("{seen:?}")
     };
-    assert_eq!(error.as_deref(), Some("an error of type `events::Api`"));
+    assert_eq!(
+        error.as_deref(),
+        Some("an error of type `events::common::Api`")
+    );
 }
 
 #[tokio::test]

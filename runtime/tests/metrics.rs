@@ -11,6 +11,13 @@ use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
 
+use staunch_runtime::metrics::{prometheus, time_attempts};
+use staunch_runtime::{Breaker, Error, Policy, Retry, Stale};
+
+mod common;
+
+use common::{ask, Api, MS};
+
 /// One scraping test at a time: a scrape publishes every policy's gauges as its own thread's
 /// clock reads them, and another test's thread (not on this test's paused clock) would publish
 /// this test's hold-off as the real clock sees it (it did, once in about twelve runs).
@@ -19,62 +26,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-use staunch_runtime::attempt::{Req, Step};
-use staunch_runtime::metrics::{prometheus, time_attempts};
-use staunch_runtime::{Breaker, Classify, Error, Policy, Retry, Stale};
-
-#[derive(Clone, Debug, PartialEq)]
-enum Api {
-    Down,
-    BadRequest,
-    Busy(Duration),
-    Policy(Error),
-}
-
-impl From<Error> for Api {
-    fn from(e: Error) -> Self {
-        Api::Policy(e)
-    }
-}
-
-impl Classify for Api {
-    fn is_caller_fault(&self) -> bool {
-        *self == Api::BadRequest
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Api::Busy(d) => Some(*d),
-            _ => None,
-        }
-    }
-}
-
-const MS: Duration = Duration::from_millis(1);
-
-/// One call through `policy` the way the attribute runs it: one scripted answer per attempt
-/// that runs (after its time), the fallback (`Ok(0)`) taken when the policy hands the call to it.
-async fn ask(policy: &Policy, mut answers: Vec<(Duration, Result<u32, Api>)>) -> Result<u32, Api> {
-    answers.reverse();
-    let mut call = policy.begin::<Result<u32, Api>>(|e| e.class());
-    loop {
-        let next = answers.pop();
-        let step = call
-            .attempt_async(Req::new(), async move {
-                let (takes, answer) = next.expect("an answer per attempt that runs");
-                tokio::time::sleep(takes).await;
-                answer
-            })
-            .await;
-        match step {
-            Step::Done(r) => return r,
-            Step::Again => {}
-            Step::Fallback(r) => {
-                call.fell_back(&r);
-                return Ok(0);
-            }
-        }
-    }
 }
 
 /// A scrape, parsed by `prometheus-parse`.

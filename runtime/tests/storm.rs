@@ -119,6 +119,14 @@ fn a_storm_of_cancelled_panicking_and_failing_calls_leaks_nothing() {
     );
     // nothing in flight
     assert_eq!(signals(name).unwrap().inflight, 0);
+    // the policy's totals agree with the bodies': every success and failure counted once (a
+    // panic is a failure), a cancelled body neither
+    let s = signals(name).unwrap();
+    assert_eq!(s.successes, tally.succeeded.load(SeqCst));
+    assert_eq!(
+        s.failures + s.ignored,
+        tally.failed.load(SeqCst) + tally.panicked.load(SeqCst)
+    );
     // no trial slot held: open the breaker, and every one of its trials gets through at once
     rt.block_on(async {
         let failing = || async {
