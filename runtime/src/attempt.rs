@@ -5,12 +5,12 @@
 //!
 //! This is the low-level API that the attribute expands to; most users never name it.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use std::sync::LazyLock;
@@ -138,7 +138,8 @@ pub struct Call<'p, R: IsResult> {
     describe: fn(&R::Err) -> String,
     /// The part that turned the last attempt away, if one did.
     rejected: Option<Part>,
-    /// When the current attempt began, if anyone wants its event (0 otherwise).
+    /// When the current attempt began, shifted left by one, if anyone wants its event (0
+    /// otherwise); its lowest bit: the sync attempt holds a `tracing` span.
     started: Nanos,
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
@@ -161,6 +162,36 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// The body of an async attempt, polled in the attempt's span (if any) with its panic caught:
+/// `Ok(out)`, or `Err(panic)` to record and resume. A future of its own rather than `poll_fn`,
+/// so that its poll is always inlined into the attempt's (with a span's work out of line, it
+/// was not: +20 Ir a call).
+struct Caught<'b, F> {
+    body: Pin<&'b mut F>,
+    span: trace::BodySpan,
+}
+
+impl<F: Future> Future for Caught<'_, F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let body = &mut this.body;
+        this.span.poll(
+            || match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => Poll::Pending,
+                Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                Err(panic) => Poll::Ready(Err(panic)),
+            },
+        )
+    }
+}
+
+/// The lowest bit of an attempt's `started`: it holds a sync `tracing` span (the clock's reading
+/// is kept shifted left by one: it is a year and some of nanoseconds, far from the top bit).
+const TRACED: Nanos = 1;
+
 /// No deadline: a wait as long as the policy allows.
 const NO_LIMIT: Nanos = u64::MAX;
 
@@ -175,6 +206,11 @@ impl<R: IsResult> Drop for Unwinding<'_, '_, '_, R> {
             let now = Mode::Sync.now();
             self.1.panicked(now);
             admitted.failure(now);
+        }
+        if self.1.traced() {
+            // the attempt's span, entered by `attempt_sync` (a call caught and used again
+            // forgets it at its next attempt's start)
+            trace::sync_leave();
         }
     }
 }
@@ -201,43 +237,33 @@ impl<'p, R: IsResult> Call<'p, R> {
     /// See [`Step`].
     #[inline(always)]
     pub fn attempt_sync<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
-        if trace::debug_enabled() {
-            return self.attempt_sync_traced(req, f);
-        }
-        self.attempt_sync_inner::<false, F>(req, f)
-    }
-
-    /// [`attempt_sync`](Self::attempt_sync) in a `tracing` span of its own (feature `tracing`,
-    /// `DEBUG` enabled): a copy of the attempt, so that the attempt without one carries nothing.
-    #[cold]
-    #[inline(never)]
-    #[allow(clippy::let_unit_value)] // no span without the feature
-    fn attempt_sync_traced<F: FnOnce() -> R>(&mut self, req: Req, f: F) -> Step<R> {
-        let span = trace::attempt_span(&self.plan.shared.name, self.retries.saturating_add(1));
-        let _entered = trace::enter(&span);
-        self.attempt_sync_inner::<true, F>(req, f)
-    }
-
-    #[inline(always)]
-    fn attempt_sync_inner<const TRACED: bool, F: FnOnce() -> R>(
-        &mut self,
-        req: Req,
-        f: F,
-    ) -> Step<R> {
+        // with `DEBUG` on, the attempt runs in a span entered here and left before each return
+        // below (or by `Unwinding`, while a panic in the body unwinds); otherwise this is one
+        // load and a branch. Left before the step is made, not after: keeping a step across
+        // the leave moves it once more (measured: +20 Ir a call)
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
-        self.start::<true, TRACED>();
+        self.start::<true>(false);
+        if trace::debug_enabled() {
+            self.enter_span();
+        }
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
             Ok((admitted, 0)) => admitted,
             Ok((admitted, wait)) => {
                 clock::sleep_sync(Duration::from_nanos(wait));
                 admitted
             }
-            Err(r) => return self.rejected(r),
+            Err(r) => {
+                let step = self.rejected(r);
+                return self.leave(step);
+            }
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(r) => return self.turned_away(r, req),
+            Err(r) => {
+                let step = self.turned_away(r, req);
+                return self.leave(step);
+            }
         };
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
@@ -256,13 +282,14 @@ impl<'p, R: IsResult> Call<'p, R> {
             return Step::Done(out);
         }
         drop(slot);
-        match self.settle::<true>(out, admitted) {
+        let step = match self.settle::<true>(out, admitted) {
             Settled::Step(step) => step,
             Settled::RetryAfter(w) => {
                 clock::sleep_sync(w);
                 Step::Again
             }
-        }
+        };
+        self.leave(step)
     }
 
     /// Runs one attempt of an async call, as [`attempt_sync`](Self::attempt_sync) does, on
@@ -281,56 +308,23 @@ impl<'p, R: IsResult> Call<'p, R> {
     /// assert_eq!(step, Step::Done(Ok(5)));
     /// # }
     /// ```
-    #[cfg(feature = "tracing")]
-    pub async fn attempt_async<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
-        if trace::debug_enabled() {
-            // boxed: the attempt without a span keeps its future's size
-            let span = trace::attempt_span(&self.plan.shared.name, self.retries.saturating_add(1));
-            return Box::pin(trace::instrument(
-                self.attempt_async_inner::<true, F>(req, f),
-                span,
-            ))
-            .await;
-        }
-        self.attempt_async_inner::<false, F>(req, f).await
-    }
-
-    /// Runs one attempt of an async call (see above). Without the `tracing` feature, the
-    /// attempt's future itself, with no layer around it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use staunch_runtime::attempt::{Req, Step};
-    /// use staunch_runtime::{Class, Policy};
-    /// let policy = Policy::builder("docs-attempt-async-plain").build().unwrap();
-    /// let mut call = policy.begin::<Result<u8, staunch_runtime::Error>>(|_| Class::DEFAULT);
-    /// let step = call.attempt_async(Req::new(), async { Ok(5) }).await;
-    /// assert_eq!(step, Step::Done(Ok(5)));
-    /// # }
-    /// ```
-    #[cfg(not(feature = "tracing"))]
     pub fn attempt_async<'s, F: Future<Output = R> + 's>(
         &'s mut self,
         req: Req,
         f: F,
     ) -> impl Future<Output = Step<R>> + use<'s, 'p, R, F> {
-        self.attempt_async_inner::<false, F>(req, f)
+        self.attempt_async_inner(req, f)
     }
 
-    async fn attempt_async_inner<const TRACED: bool, F: Future<Output = R>>(
-        &mut self,
-        req: Req,
-        f: F,
-    ) -> Step<R> {
+    async fn attempt_async_inner<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
         let limit = self.limit::<false>();
         let shared = &*self.plan.shared;
-        self.start::<false, TRACED>();
+        let traced = trace::debug_enabled();
+        self.start::<false>(traced);
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -363,14 +357,11 @@ impl<'p, R: IsResult> Call<'p, R> {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
-            let caught =
-                poll_fn(
-                    |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                        Err(panic) => Poll::Ready(Err(panic)),
-                    },
-                );
+            // the body is polled in the attempt's span, if it has one
+            let caught = Caught {
+                body: body.as_mut(),
+                span: trace::BodySpan::open(traced, &shared.name, self.retries),
+            };
             let caught = match cut {
                 None => caught.await,
                 Some(within) => match tokio::time::timeout(within, caught).await {
@@ -403,20 +394,62 @@ impl<'p, R: IsResult> Call<'p, R> {
 
     /// Notes when the attempt began, if anyone wants its event.
     #[inline(always)]
-    fn start<const SYNC: bool, const TRACED: bool>(&mut self) {
-        // `tracing` wants attempts only at `DEBUG`, and then the attempt is `TRACED`
-        self.started = if TRACED || self.plan.shared.queues(Kinds::ATTEMPT | Kinds::TIMED) {
-            Self::clock::<SYNC>()
+    fn start<const SYNC: bool>(&mut self, traced: bool) {
+        // `tracing` wants attempts only at `DEBUG`, and then the attempt is `traced`; the
+        // lowest bit of `started` is the sync attempt's span (see `enter_span`), clear here
+        self.started = if traced || self.plan.shared.queues(Kinds::ATTEMPT | Kinds::TIMED) {
+            Self::clock::<SYNC>() << 1
         } else {
             0
         };
     }
 
-    /// Reports a plain success, if anyone wanted the attempt's event when it began.
+    /// Enters the span of a sync attempt (`DEBUG` is on), to be left by [`leave`](Self::leave)
+    /// or by `Unwinding`. The attempt's event is then wanted: the attempt is timed, and the
+    /// lowest bit of its start says it holds a span. Kept in `started`, which the happy path
+    /// reads anyway, so that a call without a span tests nothing more on its way out.
+    #[cold]
+    #[inline(never)]
+    fn enter_span(&mut self) {
+        if trace::sync_enter(&self.plan.shared.name, self.retries) {
+            let started = if self.started == 0 {
+                Self::clock::<true>() << 1
+            } else {
+                self.started
+            };
+            self.started = started | TRACED;
+        }
+    }
+
+    /// Whether the current sync attempt holds a span.
+    fn traced(&self) -> bool {
+        self.started & TRACED != 0
+    }
+
+    /// Leaves the span of a sync attempt, if it entered one, before it returns `step`.
+    #[inline(always)]
+    fn leave(&mut self, step: Step<R>) -> Step<R> {
+        if self.traced() {
+            trace::sync_leave();
+        }
+        step
+    }
+
+    /// Reports a plain success, if anyone wanted the attempt's event when it began, and leaves
+    /// the attempt's span if it holds one.
     #[inline(always)]
     fn succeeded<const SYNC: bool>(&self) {
         if self.started != 0 {
-            self.attempted(Verdict::Success, None, Self::clock::<SYNC>());
+            self.succeeded_watched(Self::clock::<SYNC>());
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn succeeded_watched(&self, now: Nanos) {
+        self.attempted(Verdict::Success, None, now);
+        if self.traced() {
+            trace::sync_leave();
         }
     }
 
@@ -430,7 +463,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         let elapsed = if self.started == 0 {
             Duration::ZERO // the subscription began during the attempt
         } else {
-            Duration::from_nanos(now.saturating_sub(self.started))
+            Duration::from_nanos(now.saturating_sub(self.started >> 1))
         };
         #[cfg(feature = "metrics")]
         if self.started != 0 && self.plan.shared.watches(Kinds::TIMED) {

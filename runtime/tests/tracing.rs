@@ -275,3 +275,126 @@ async fn an_async_call_s_body_runs_in_its_attempt_s_span() {
     assert_eq!(attempt.fields["elapsed"], "5ms");
     assert_eq!(attempt.fields["verdict"], "success");
 }
+
+#[test]
+fn a_panicking_sync_body_leaves_its_span_and_nested_calls_nest() {
+    let capture = captured(LevelFilter::DEBUG, || {
+        let outer = Policy::builder("tr-outer").build().unwrap();
+        let inner = Policy::builder("tr-inner").build().unwrap();
+        let r = outer.call(|| {
+            let r = inner.call(|| {
+                tracing::info!(target: "staunch", "in-inner");
+                Ok::<_, Error>(1)
+            });
+            tracing::info!(target: "staunch", "in-outer");
+            r
+        });
+        assert_eq!(r, Ok(1));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            outer.call(|| -> Result<u8, Error> { panic!("boom") })
+        }));
+        assert!(panicked.is_err());
+        // the panic's attempt left its span: what follows is in none
+        tracing::info!(target: "staunch", "after");
+        // and a call after it has a span of its own again
+        let r = outer.call(|| {
+            tracing::info!(target: "staunch", "again");
+            Ok::<_, Error>(2)
+        });
+        assert_eq!(r, Ok(2));
+    });
+    let events = capture.events.lock().unwrap().clone();
+    let span_of = |message: &str| {
+        events
+            .iter()
+            .find(|e| e.message == message)
+            .unwrap_or_else(|| panic!("no event {message}"))
+            .span
+            .clone()
+    };
+    assert_eq!(span_of("in-inner").as_deref(), Some("staunch.attempt"));
+    assert_eq!(span_of("in-outer").as_deref(), Some("staunch.attempt"));
+    assert_eq!(span_of("after"), None);
+    assert_eq!(span_of("again").as_deref(), Some("staunch.attempt"));
+    let panic_event = events
+        .iter()
+        .find(|e| e.fields.get("verdict").map(String::as_str) == Some("failure"))
+        .expect("the panic's attempt is told");
+    assert_eq!(panic_event.span.as_deref(), Some("staunch.attempt"));
+    // a span per attempt, in the order they began: outer, inner, the panic's, the last
+    let spans: Vec<String> = capture
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, f)| f["policy"].clone())
+        .collect();
+    assert_eq!(spans, ["tr-outer", "tr-inner", "tr-outer", "tr-outer"]);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_async_attempt_s_span_ends_with_it_and_its_events_name_it() {
+    let capture = Capture::default();
+    let subscriber = Registry::default().with(capture.clone().with_filter(LevelFilter::DEBUG));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let p = Policy::builder("tr-async-2")
+        .retry(
+            Retry::new()
+                .max(1)
+                .delay(Duration::from_millis(10))
+                .jitter(0.0),
+        )
+        .build()
+        .unwrap();
+    let mut n = 0;
+    let r = p
+        .call_async(|| {
+            n += 1;
+            let n = n;
+            async move {
+                tracing::info!(target: "staunch", n, "body");
+                if n == 1 {
+                    Err(down())
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+    assert_eq!(r, Ok(2));
+    tracing::info!(target: "staunch", "after");
+    let events = capture.events.lock().unwrap().clone();
+    let bodies: Vec<_> = events.iter().filter(|e| e.message == "body").collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies
+        .iter()
+        .all(|e| e.span.as_deref() == Some("staunch.attempt")));
+    let after = events.iter().find(|e| e.message == "after").unwrap();
+    assert_eq!(after.span, None);
+    let attempts: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e.message == "attempt")
+        .map(|e| {
+            (
+                e.fields["policy"].as_str(),
+                e.fields["attempt"].as_str(),
+                e.fields["verdict"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("tr-async-2", "1", "failure"),
+            ("tr-async-2", "2", "success")
+        ]
+    );
+    let spans: Vec<String> = capture
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, f)| f["attempt"].clone())
+        .collect();
+    assert_eq!(spans, ["1", "2"]);
+}
