@@ -161,6 +161,9 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// An async attempt waiting in the bulkhead's queue.
+type Queued<'p> = std::pin::Pin<Box<dyn Future<Output = Result<Slot<'p>, Refusal>> + Send + 'p>>;
+
 /// No deadline: a wait as long as the policy allows.
 const NO_LIMIT: Nanos = u64::MAX;
 
@@ -237,7 +240,10 @@ impl<'p, R: IsResult> Call<'p, R> {
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(r) => return self.turned_away(r, req),
+            Err(r) => match self.queue_sync(r) {
+                Ok(slot) => slot,
+                Err(r) => return self.turned_away(r, req),
+            },
         };
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
@@ -339,7 +345,25 @@ impl<'p, R: IsResult> Call<'p, R> {
         let slot = if wait == 0 {
             match shared.enter() {
                 Ok(slot) => slot,
-                Err(r) => return self.turned_away(r, req),
+                Err(r) => match self.queue_async() {
+                    None => return self.turned_away(r, req),
+                    Some(queued) => {
+                        // dropped while it waits in the queue, or turned away after it, the
+                        // attempt gives its tokens back
+                        let reserved = Reservation {
+                            shared,
+                            key: req.key,
+                            cost: req.cost,
+                        };
+                        match queued.await {
+                            Ok(slot) => {
+                                std::mem::forget(reserved);
+                                slot
+                            }
+                            Err(r) => return self.rejected(r),
+                        }
+                    }
+                },
             }
         } else {
             // dropped while it waits, or turned away by the bulkhead after it, the attempt
@@ -350,7 +374,14 @@ impl<'p, R: IsResult> Call<'p, R> {
                 cost: req.cost,
             };
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            match shared.enter() {
+            let entered = match shared.enter() {
+                Ok(slot) => Ok(slot),
+                Err(r) => match self.queue_async() {
+                    None => Err(r),
+                    Some(queued) => queued.await,
+                },
+            };
+            match entered {
                 Ok(slot) => {
                     std::mem::forget(reserved);
                     slot
@@ -635,6 +666,30 @@ impl<'p, R: IsResult> Call<'p, R> {
         } else {
             Step::Done(out)
         }
+    }
+
+    /// The bulkhead found every slot taken: with a queue, a sync attempt waits there (blocking)
+    /// for at most the queue's wait and what is left of the deadline.
+    #[cold]
+    #[inline(never)]
+    fn queue_sync(&self, refusal: Refusal) -> Result<Slot<'p>, Refusal> {
+        let shared: &'p Shared = &self.plan.shared;
+        if !shared.has_queue() {
+            return Err(refusal);
+        }
+        shared.enter_queued_sync(self.until)
+    }
+
+    /// The bulkhead found every slot taken: with a queue, the wait of an async attempt there
+    /// (boxed: only a waiting attempt pays for its room).
+    #[cold]
+    #[inline(never)]
+    fn queue_async(&self) -> Option<Queued<'p>> {
+        let shared: &'p Shared = &self.plan.shared;
+        if !shared.has_queue() {
+            return None;
+        }
+        Some(Box::pin(shared.enter_queued_async(self.until)))
     }
 
     /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back.
