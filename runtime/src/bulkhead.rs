@@ -417,3 +417,6 @@ impl Drop for Slot<'_> {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
