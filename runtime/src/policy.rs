@@ -157,7 +157,8 @@ impl PolicyBuilder {
     }
 
     /// At most `n` calls in flight; one more fails at once with
-    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull).
+    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull), or, with a [`queue`](Self::queue),
+    /// waits for a slot. At least 1. Default: no bulkhead.
     ///
     /// # Examples
     ///
@@ -188,14 +189,18 @@ impl PolicyBuilder {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::sync::Arc;
     /// use staunch_runtime::{Error, Policy};
-    /// use tokio::sync::oneshot;
+    /// use tokio::sync::Notify;
     /// let p = Policy::builder("docs-b-queue").max_inflight(1).queue(1).build().unwrap();
-    /// let (done, wait) = oneshot::channel::<()>();
+    /// let done = Arc::new(Notify::new());
     /// // the first call holds the one slot until told
     /// let first = tokio::spawn({
-    ///     let p = p.clone();
-    ///     async move { p.call_async(|| async { wait.await.ok(); Ok::<_, Error>(1) }).await }
+    ///     let (p, done) = (p.clone(), done.clone());
+    ///     async move {
+    ///         let done = &done;
+    ///         p.call_async(|| async move { done.notified().await; Ok::<_, Error>(1) }).await
+    ///     }
     /// });
     /// tokio::task::yield_now().await;
     /// // the second waits for it in the queue; a third finds the queue full
@@ -207,7 +212,7 @@ impl PolicyBuilder {
     /// assert_eq!(p.handle().signals().queued, 1);
     /// let third = p.call_async(|| async { Ok::<_, Error>(3) }).await;
     /// assert!(matches!(third, Err(Error::BulkheadFull { limit: 1, .. })));
-    /// done.send(()).unwrap();
+    /// done.notify_one();
     /// assert_eq!(first.await.unwrap(), Ok(1));
     /// assert_eq!(second.await.unwrap(), Ok(2));
     /// # }

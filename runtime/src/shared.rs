@@ -2,8 +2,9 @@
 //!
 //! One list of parts, in one order: the breaker, the hold-off (a retry-after hint seen by any
 //! caller), the request limiter, the token limit, and then, after any wait for a token, the
-//! bulkhead. Admission, preflight, signals, reset and observation all walk it in that order;
-//! a preflight is an admission that takes nothing. The parts know nothing of each other.
+//! bulkhead (and its queue, if it has one). Admission, preflight, signals, reset and
+//! observation all walk it in that order; a preflight is an admission that takes nothing. The
+//! parts know nothing of each other.
 
 use std::time::Duration;
 
@@ -461,6 +462,7 @@ impl Shared {
 /// let s = staunch_runtime::signals("docs-signals").unwrap();
 /// assert_eq!(s.circuit, CircuitState::Closed);
 /// assert_eq!(s.inflight, 0);
+/// assert_eq!(s.queued, 0); // no bulkhead queue
 /// assert_eq!(s.rate_remaining, Some(5.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -470,7 +472,8 @@ pub struct Signals {
     pub circuit: CircuitState,
     /// Calls in flight.
     pub inflight: usize,
-    /// Calls waiting in the bulkhead's queue for a slot (0 without `queue`).
+    /// Calls waiting in the bulkhead's queue for a slot, not yet handed one (0 without a
+    /// queue: see [`PolicyBuilder::queue`](crate::PolicyBuilder::queue)).
     pub queued: usize,
     /// Tokens left now; `None` without a limiter or with a keyed one.
     pub rate_remaining: Option<f64>,
