@@ -342,52 +342,42 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Ok(admitted) => admitted,
                 Err(r) => return self.rejected(r),
             };
-        let slot = if wait == 0 {
-            match shared.enter() {
-                Ok(slot) => slot,
-                Err(r) => match self.queue_async() {
-                    None => return self.turned_away(r, req),
-                    Some(queued) => {
-                        // dropped while it waits in the queue, or turned away after it, the
-                        // attempt gives its tokens back
-                        let reserved = Reservation {
-                            shared,
-                            key: req.key,
-                            cost: req.cost,
-                        };
-                        match queued.await {
-                            Ok(slot) => {
-                                std::mem::forget(reserved);
-                                slot
-                            }
-                            Err(r) => return self.rejected(r),
-                        }
-                    }
-                },
-            }
+        let entered = if wait == 0 {
+            shared.enter()
         } else {
-            // dropped while it waits, or turned away by the bulkhead after it, the attempt
-            // gives its tokens back
+            // dropped while it waits, the attempt gives its tokens back
             let reserved = Reservation {
                 shared,
                 key: req.key,
                 cost: req.cost,
             };
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            let entered = match shared.enter() {
-                Ok(slot) => Ok(slot),
-                Err(r) => match self.queue_async() {
-                    None => Err(r),
-                    Some(queued) => queued.await,
-                },
-            };
-            match entered {
-                Ok(slot) => {
-                    std::mem::forget(reserved);
-                    slot
+            // from here the tokens are given back by `turned_away`, or by the queue's own
+            // reservation below
+            std::mem::forget(reserved);
+            shared.enter()
+        };
+        let slot = match entered {
+            Ok(slot) => slot,
+            Err(r) => match self.queue_async() {
+                None => return self.turned_away(r, req),
+                Some(queued) => {
+                    // dropped while it waits in the queue, or turned away after it, the
+                    // attempt gives its tokens back
+                    let reserved = Reservation {
+                        shared,
+                        key: req.key,
+                        cost: req.cost,
+                    };
+                    match queued.await {
+                        Ok(slot) => {
+                            std::mem::forget(reserved);
+                            slot
+                        }
+                        Err(r) => return self.rejected(r),
+                    }
                 }
-                Err(r) => return self.rejected(r), // `reserved` drops: the tokens go back
-            }
+            },
         };
         let cut = self.cut();
         let out = {
