@@ -173,20 +173,23 @@ impl Bulkhead {
             self.line.inflight.fetch_or(WAITING, Ordering::AcqRel);
         }
         // a slot given back before the bit was set came without it: hand it on now
-        self.dispatch(q, &mut w);
-        match w.granted.iter().position(|&g| g == id) {
+        let woken = self.dispatch(&mut w);
+        let joined = match w.granted.iter().position(|&g| g == id) {
             Some(i) => {
                 w.granted.swap_remove(i);
                 Joined::Entered(Slot { bulkhead: self })
             }
             None => Joined::Waiting(id),
-        }
+        };
+        drop(w);
+        woken.wake(q);
+        joined
     }
 
     /// Under the queue's lock: hands every free slot to the longest waiters, and clears the bit
-    /// once nobody waits.
-    fn dispatch(&self, q: &Queue, w: &mut MutexGuard<'_, Waiters>) {
-        let mut woke_thread = false;
+    /// once nobody waits. Returns whom to wake, once the lock is released.
+    fn dispatch(&self, w: &mut MutexGuard<'_, Waiters>) -> Woken {
+        let mut woken = Woken::default();
         while !w.waiting.is_empty() {
             let mut n = self.line.inflight.load(Ordering::Relaxed);
             let took = loop {
@@ -210,17 +213,12 @@ impl Bulkhead {
                 unreachable!("the queue is not empty")
             };
             w.granted.push(head.id);
-            match head.waker {
-                Some(waker) => waker.wake(),
-                None => woke_thread = true,
-            }
+            woken.add(head.waker);
         }
         if w.waiting.is_empty() {
             self.line.inflight.fetch_and(!WAITING, Ordering::AcqRel);
         }
-        if woke_thread {
-            q.ready.notify_all();
-        }
+        woken
     }
 
     /// A slot was given back while someone waited: hand it on.
@@ -228,8 +226,8 @@ impl Bulkhead {
     #[inline(never)]
     fn hand_on(&self) {
         if let Some(q) = &self.queue {
-            let mut w = lock(&q.waiters);
-            self.dispatch(q, &mut w);
+            let woken = self.dispatch(&mut lock(&q.waiters));
+            woken.wake(q);
         }
     }
 
@@ -325,6 +323,40 @@ impl Bulkhead {
 
     pub(crate) fn limit(&self) -> Option<usize> {
         (self.limit != usize::MAX).then_some(self.limit)
+    }
+}
+
+/// The waiters a hand-off granted a slot, woken once the queue's lock is released (a waker
+/// may run code of its own).
+#[derive(Default)]
+#[must_use]
+struct Woken {
+    /// The common case: one slot, one async waiter; no allocation.
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+    /// A sync waiter was granted: the condvar is notified.
+    threads: bool,
+}
+
+impl Woken {
+    fn add(&mut self, waker: Option<Waker>) {
+        match (waker, &self.first) {
+            (None, _) => self.threads = true,
+            (Some(w), None) => self.first = Some(w),
+            (Some(w), Some(_)) => self.rest.push(w),
+        }
+    }
+
+    fn wake(self, q: &Queue) {
+        if let Some(w) = self.first {
+            w.wake();
+        }
+        for w in self.rest {
+            w.wake();
+        }
+        if self.threads {
+            q.ready.notify_all();
+        }
     }
 }
 
