@@ -475,6 +475,14 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
         let n = Literal::u32_unsuffixed(n);
         b.extend(quote!(.max_inflight(#n)));
     }
+    if let Some(n) = cfg.queue {
+        let n = Literal::u32_unsuffixed(n);
+        b.extend(quote!(.queue(#n)));
+    }
+    if let Some(d) = cfg.queue_wait {
+        let d = nanos(d);
+        b.extend(quote!(.queue_wait(#d)));
+    }
     if let Some(d) = cfg.deadline {
         let d = nanos(d);
         b.extend(quote!(.deadline(#d)));

@@ -55,6 +55,8 @@ use proc_macro::TokenStream;
 /// | `key = expr` | one bucket | an expression over the arguments whose value is `Hash`; needs `rps` or `rpm` | one bucket per value |
 /// | `wait = D` | wait as long as it takes | a duration; needs `rps` or `rpm` | the longest a call waits for a token, then `Error::RateLimited` |
 /// | `max_inflight = N` | no bulkhead | N ≥ 1 | at most N calls in flight; one more fails with `Error::BulkheadFull` |
+/// | `queue = Q` | no queue | 1 ≤ Q ≤ 1000000; needs `max_inflight` | up to Q callers that find every slot taken wait for one, in arrival order (a freed slot goes to the longest waiter, never to a newcomer); one more fails at once with `Error::BulkheadFull`. A sync caller blocks its thread, an async one awaits; a dropped future leaves the queue as if it had never joined |
+/// | `queue_wait = D` | as long as it takes, up to `deadline` | a duration > 0; needs `queue` | the longest a caller waits for a slot, then `Error::BulkheadFull`; a wait never outlasts the call's `deadline` either (`Error::BulkheadFull` when it passes) |
 /// | `timeout = D` | none | a duration; `async` functions only | each attempt's time limit, then `Error::Timeout` |
 /// | `deadline = D` | none | a duration > 0 | the longest the whole call may take: attempts, backoff waits, token waits and hold-offs; no retry starts past it, no token is waited for past it (`Error::RateLimited` at once), an async attempt running at it is cancelled (`Error::Timeout`); the fallback runs outside it |
 /// | `tpm = R` | no token limit | R > 0 | a token bucket of R tokens a minute beside any request rate (an LLM provider's TPM) |

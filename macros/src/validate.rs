@@ -28,6 +28,10 @@ pub struct Config {
     /// Nanoseconds.
     pub wait: Option<u64>,
     pub max_inflight: Option<u32>,
+    /// Callers that may wait for a bulkhead slot: 1 to 1,000,000.
+    pub queue: Option<u32>,
+    /// Nanoseconds, greater than 0.
+    pub queue_wait: Option<u64>,
     /// Nanoseconds.
     pub timeout: Option<u64>,
     /// Nanoseconds, greater than 0.
@@ -168,7 +172,24 @@ static TOP: &[Row<Top>] = &[
         t.cfg.wait = v.duration(e);
     }),
     value("max_inflight", "max_inflight = 8", |t, v, e| {
+        t.inflight = true;
         t.cfg.max_inflight = v.int(1, e);
+    }),
+    value("queue", "queue = 100", |t, v, e| {
+        t.need(Need::MaxInflight, v);
+        t.queue = true;
+        t.cfg.queue = v.int(1, e).filter(|&q| {
+            // the runtime's bound (`PolicyBuilder::queue`)
+            let fits = q <= 1_000_000;
+            if !fits {
+                e.on(v.expr, format!("`{}` must be at most 1000000", v.ident));
+            }
+            fits
+        });
+    }),
+    value("queue_wait", "queue_wait = \"2s\"", |t, v, e| {
+        t.need(Need::Queue, v);
+        t.cfg.queue_wait = v.positive_duration(e);
     }),
     value("timeout", "timeout = \"2s\"", Top::timeout),
     value("deadline", "deadline = \"30s\"", |t, v, e| {
@@ -271,6 +292,8 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
         sync: shape.kind.is_sync(),
         rate: None,
         tpm: false,
+        inflight: false,
+        queue: false,
         fallback: None,
         needs: Vec::new(),
     };
@@ -427,6 +450,10 @@ enum Need {
     RateOrTpm,
     /// `tpm`.
     Tpm,
+    /// `max_inflight`.
+    MaxInflight,
+    /// `queue`.
+    Queue,
 }
 
 /// The top level being checked: the config, and what the checks across options need.
@@ -438,6 +465,10 @@ struct Top {
     rate: Option<String>,
     /// `tpm` was written.
     tpm: bool,
+    /// `max_inflight` was written.
+    inflight: bool,
+    /// `queue` was written.
+    queue: bool,
     /// The fallback option written first (`fallback` or `fallback_why`), if any.
     fallback: Option<String>,
     /// The options that need another one, with their names' spans, in the order written.
@@ -504,6 +535,16 @@ impl Top {
                 Need::RateOrTpm,
                 rate || self.tpm,
                 "needs a rate limit: add `rps = …` or `rpm = …`",
+            ),
+            (
+                Need::MaxInflight,
+                self.inflight,
+                "needs a bulkhead to queue for: add `max_inflight = …`",
+            ),
+            (
+                Need::Queue,
+                self.queue,
+                "needs a queue to wait in: add `queue = …`",
             ),
         ] {
             if met {

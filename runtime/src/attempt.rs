@@ -192,6 +192,9 @@ impl<F: Future> Future for Caught<'_, F> {
 /// is kept shifted left by one: it is a year and some of nanoseconds, far from the top bit).
 const TRACED: Nanos = 1;
 
+/// An async attempt waiting in the bulkhead's queue.
+type Queued<'p> = std::pin::Pin<Box<dyn Future<Output = Result<Slot<'p>, Refusal>> + Send + 'p>>;
+
 /// No deadline: a wait as long as the policy allows.
 const NO_LIMIT: Nanos = u64::MAX;
 
@@ -260,10 +263,13 @@ impl<'p, R: IsResult> Call<'p, R> {
         };
         let slot = match shared.enter() {
             Ok(slot) => slot,
-            Err(r) => {
-                let step = self.turned_away(r, req);
-                return self.leave(step);
-            }
+            Err(r) => match self.queue_sync(r) {
+                Ok(slot) => slot,
+                Err(r) => {
+                    let step = self.turned_away(r, req);
+                    return self.leave(step);
+                }
+            },
         };
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
@@ -330,27 +336,42 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Ok(admitted) => admitted,
                 Err(r) => return self.rejected(r),
             };
-        let slot = if wait == 0 {
-            match shared.enter() {
-                Ok(slot) => slot,
-                Err(r) => return self.turned_away(r, req),
-            }
+        let entered = if wait == 0 {
+            shared.enter()
         } else {
-            // dropped while it waits, or turned away by the bulkhead after it, the attempt
-            // gives its tokens back
+            // dropped while it waits, the attempt gives its tokens back
             let reserved = Reservation {
                 shared,
                 key: req.key,
                 cost: req.cost,
             };
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            match shared.enter() {
-                Ok(slot) => {
-                    std::mem::forget(reserved);
-                    slot
+            // from here the tokens are given back by `turned_away`, or by the queue's own
+            // reservation below
+            std::mem::forget(reserved);
+            shared.enter()
+        };
+        let slot = match entered {
+            Ok(slot) => slot,
+            Err(r) => match self.queue_async() {
+                None => return self.turned_away(r, req),
+                Some(queued) => {
+                    // dropped while it waits in the queue, or turned away after it, the
+                    // attempt gives its tokens back
+                    let reserved = Reservation {
+                        shared,
+                        key: req.key,
+                        cost: req.cost,
+                    };
+                    match queued.await {
+                        Ok(slot) => {
+                            std::mem::forget(reserved);
+                            slot
+                        }
+                        Err(r) => return self.rejected(r),
+                    }
                 }
-                Err(r) => return self.rejected(r), // `reserved` drops: the tokens go back
-            }
+            },
         };
         let cut = self.cut();
         let out = {
@@ -668,6 +689,30 @@ impl<'p, R: IsResult> Call<'p, R> {
         } else {
             Step::Done(out)
         }
+    }
+
+    /// The bulkhead found every slot taken: with a queue, a sync attempt waits there (blocking)
+    /// for at most the queue's wait and what is left of the deadline.
+    #[cold]
+    #[inline(never)]
+    fn queue_sync(&self, refusal: Refusal) -> Result<Slot<'p>, Refusal> {
+        let shared: &'p Shared = &self.plan.shared;
+        if !shared.has_queue() {
+            return Err(refusal);
+        }
+        shared.enter_queued_sync(self.until)
+    }
+
+    /// The bulkhead found every slot taken: with a queue, the wait of an async attempt there
+    /// (boxed: only a waiting attempt pays for its room).
+    #[cold]
+    #[inline(never)]
+    fn queue_async(&self) -> Option<Queued<'p>> {
+        let shared: &'p Shared = &self.plan.shared;
+        if !shared.has_queue() {
+            return None;
+        }
+        Some(Box::pin(shared.enter_queued_async(self.until)))
     }
 
     /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back.

@@ -180,6 +180,12 @@ pub(crate) fn now_sync() -> Nanos {
     mock_now().unwrap_or_else(system_now)
 }
 
+/// Whether the calling thread reads a mock clock (a blocked sync wait then looks at it often,
+/// since nothing wakes it when another thread moves it).
+pub(crate) fn mocked() -> bool {
+    MOCK_USED.load(Ordering::Relaxed) && MOCK.with(|m| m.borrow().is_some())
+}
+
 /// Moves a mock clock's time by `d`, stopping at the end of the time base rather than wrapping
 /// round to its start.
 fn advance(now: &AtomicU64, d: Duration) {

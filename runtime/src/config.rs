@@ -56,6 +56,12 @@ pub struct Config {
     pub tokens: Option<Rate>,
     /// Bulkhead size.
     pub max_inflight: Option<usize>,
+    /// Callers that may wait for a bulkhead slot, in arrival order, when every slot is taken
+    /// (`None`: none, a call that finds every slot taken is turned away at once).
+    pub queue: Option<usize>,
+    /// The longest a caller waits in the bulkhead's queue (`None`: as long as it takes, up to
+    /// the call's deadline).
+    pub queue_wait: Option<Duration>,
     /// Per-attempt time limit of async calls.
     pub timeout: Option<Duration>,
     /// The longest a call may take in all (attempts, waits, hold-offs), its fallback aside.
@@ -101,11 +107,16 @@ pub(crate) struct Settings {
     pub(crate) keyed: bool,
     pub(crate) wait: Option<Duration>,
     pub(crate) max_inflight: Option<usize>,
+    pub(crate) queue: Option<usize>,
+    pub(crate) queue_wait: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
 }
 
 impl Settings {
+    /// The most callers a bulkhead's queue holds.
+    pub(crate) const MAX_QUEUE: usize = 1_000_000;
+
     pub(crate) fn new(name: &str, unique: bool) -> Self {
         Settings {
             name: name.to_owned(),
@@ -119,6 +130,8 @@ impl Settings {
             keyed: false,
             wait: None,
             max_inflight: None,
+            queue: None,
+            queue_wait: None,
             timeout: None,
             deadline: None,
         }
@@ -165,6 +178,14 @@ impl Settings {
         apply("MAX_INFLIGHT", &|k, s| {
             k.count("MAX_INFLIGHT")
                 .map(|n| s.max_inflight = Some(n))
+                .is_some()
+        });
+        apply("QUEUE", &|k, s| {
+            k.count("QUEUE").map(|n| s.queue = Some(n)).is_some()
+        });
+        apply("QUEUE_WAIT", &|k, s| {
+            k.duration("QUEUE_WAIT")
+                .map(|d| s.queue_wait = Some(d))
                 .is_some()
         });
         apply("BREAKER_THRESHOLD", &|k, s| {
@@ -256,6 +277,22 @@ impl Settings {
         if self.max_inflight == Some(0) {
             return fail("`max_inflight` must be at least 1");
         }
+        if let Some(q) = self.queue {
+            if self.max_inflight.is_none() {
+                return fail("`queue` needs a bulkhead: set `max_inflight`");
+            }
+            if !(1..=Self::MAX_QUEUE).contains(&q) {
+                return fail("`queue` must be between 1 and 1000000");
+            }
+        }
+        if let Some(d) = self.queue_wait {
+            if self.queue.is_none() {
+                return fail("`queue_wait` needs a queue: set `queue`");
+            }
+            if d.is_zero() {
+                return fail("`queue_wait` must be greater than 0");
+            }
+        }
         if self.deadline == Some(Duration::ZERO) {
             return fail("`deadline` must be greater than 0");
         }
@@ -291,6 +328,8 @@ impl Settings {
                 wait: self.wait,
             }),
             max_inflight: self.max_inflight,
+            queue: self.queue,
+            queue_wait: self.queue_wait,
             timeout: self.timeout,
             deadline: self.deadline,
         }

@@ -255,3 +255,88 @@ fn loom_closing_resets_the_count_before_a_closed_failure_can_see_it() {
         assert!(b.consecutive_failures() <= 1);
     });
 }
+
+/// A caller that waits (blocking) for the one slot while its holder gives it back: whichever
+/// comes first (the holder's subtraction or the waiter's waiting bit), the slot reaches the
+/// waiter, and afterwards the bulkhead is empty, its bit clear, nothing lost.
+#[test]
+fn loom_a_slot_given_back_as_a_caller_queues_reaches_it() {
+    use crate::bulkhead::Joined;
+    loom::model(|| {
+        let b = Arc::new(Bulkhead::with_queue(1, 1, None));
+        let holder = {
+            let b = b.clone();
+            thread::spawn(move || drop(b.enter().ok()))
+        };
+        let waiter = {
+            let b = b.clone();
+            thread::spawn(move || {
+                let slot = match b.enter() {
+                    Ok(slot) => Some(slot),
+                    Err(_) => match b.join(None) {
+                        Joined::Entered(slot) => Some(slot),
+                        Joined::Waiting(id) => b.wait_ticket(id, 0),
+                        Joined::Full(_) => None,
+                    },
+                };
+                assert!(slot.is_some(), "the waiter never had the slot");
+            })
+        };
+        holder.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!((b.inflight(), b.queued()), (0, 0));
+        assert!(
+            b.enter().is_ok(),
+            "a slot lost, or the waiting bit left set"
+        );
+    });
+}
+
+/// A waiter that gives up (its future dropped) while the holder gives the slot back: a slot
+/// handed to it just before goes on, never lost.
+#[test]
+fn loom_a_waiter_that_leaves_as_the_slot_is_handed_to_it_loses_nothing() {
+    use crate::bulkhead::Joined;
+    loom::model(|| {
+        let b = Arc::new(Bulkhead::with_queue(1, 2, None));
+        let slot = b.enter().unwrap();
+        let Joined::Waiting(id) = b.join(None) else {
+            panic!("the slot is held: the caller waits")
+        };
+        let leaver = {
+            let b = b.clone();
+            thread::spawn(move || b.leave(id))
+        };
+        drop(slot);
+        leaver.join().unwrap();
+        assert_eq!((b.inflight(), b.queued()), (0, 0));
+        assert!(
+            b.enter().is_ok(),
+            "a slot lost, or the waiting bit left set"
+        );
+    });
+}
+
+/// A newcomer arriving as the holder gives the slot back, while a caller waits: the slot is
+/// the waiter's, never the newcomer's.
+#[test]
+fn loom_a_newcomer_never_barges_in_ahead_of_a_waiter() {
+    use crate::bulkhead::Joined;
+    loom::model(|| {
+        let b = Arc::new(Bulkhead::with_queue(1, 2, None));
+        let slot = b.enter().unwrap();
+        let Joined::Waiting(id) = b.join(None) else {
+            panic!("the slot is held: the caller waits")
+        };
+        let newcomer = {
+            let b = b.clone();
+            thread::spawn(move || b.enter().is_ok())
+        };
+        drop(slot);
+        let mine = b.wait_ticket(id, 0);
+        assert!(mine.is_some(), "the waiter never had the slot");
+        assert!(!newcomer.join().unwrap(), "a newcomer barged in");
+        drop(mine);
+        assert_eq!((b.inflight(), b.queued()), (0, 0));
+    });
+}

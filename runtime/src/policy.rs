@@ -157,7 +157,8 @@ impl PolicyBuilder {
     }
 
     /// At most `n` calls in flight; one more fails at once with
-    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull).
+    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull), or, with a [`queue`](Self::queue),
+    /// waits for a slot. At least 1. Default: no bulkhead.
     ///
     /// # Examples
     ///
@@ -167,6 +168,98 @@ impl PolicyBuilder {
     /// ```
     pub fn max_inflight(mut self, n: usize) -> Self {
         self.0.max_inflight = Some(n);
+        self
+    }
+
+    /// Lets up to `n` callers wait for a bulkhead slot when every slot is taken, instead of
+    /// failing at once; one more fails at once with
+    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull). Needs
+    /// [`max_inflight`](Self::max_inflight); `n` between 1 and 1,000,000. Default: no queue.
+    ///
+    /// A slot given back while callers wait goes to the one that has waited longest, never to
+    /// a newcomer (it queues behind them). A sync caller waits by blocking its thread, an async
+    /// one by awaiting; both kinds share one queue and one order. A waiter waits at most
+    /// [`queue_wait`](Self::queue_wait) (without it, as long as it takes) and never past its
+    /// call's [`deadline`](Self::deadline): then it fails with
+    /// [`Error::BulkheadFull`](crate::Error::BulkheadFull). An async waiter whose future is
+    /// dropped leaves the queue as if it had never joined, and a slot handed to it just before
+    /// goes to the next waiter. [`Signals::queued`](crate::Signals::queued) counts the waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::sync::Arc;
+    /// use staunch_runtime::{Error, Policy};
+    /// use tokio::sync::Notify;
+    /// let p = Policy::builder("docs-b-queue").max_inflight(1).queue(1).build().unwrap();
+    /// let done = Arc::new(Notify::new());
+    /// // the first call holds the one slot until told
+    /// let first = tokio::spawn({
+    ///     let (p, done) = (p.clone(), done.clone());
+    ///     async move {
+    ///         let done = &done;
+    ///         p.call_async(|| async move { done.notified().await; Ok::<_, Error>(1) }).await
+    ///     }
+    /// });
+    /// tokio::task::yield_now().await;
+    /// // the second waits for it in the queue; a third finds the queue full
+    /// let second = tokio::spawn({
+    ///     let p = p.clone();
+    ///     async move { p.call_async(|| async { Ok::<_, Error>(2) }).await }
+    /// });
+    /// tokio::task::yield_now().await;
+    /// assert_eq!(p.handle().signals().queued, 1);
+    /// let third = p.call_async(|| async { Ok::<_, Error>(3) }).await;
+    /// assert!(matches!(third, Err(Error::BulkheadFull { limit: 1, .. })));
+    /// done.notify_one();
+    /// assert_eq!(first.await.unwrap(), Ok(1));
+    /// assert_eq!(second.await.unwrap(), Ok(2));
+    /// # }
+    /// ```
+    pub fn queue(mut self, n: usize) -> Self {
+        self.0.queue = Some(n);
+        self
+    }
+
+    /// The longest a caller waits in the bulkhead's [`queue`](Self::queue) for a slot; past it
+    /// the call fails with [`Error::BulkheadFull`](crate::Error::BulkheadFull). Needs `queue`;
+    /// greater than 0. Default: as long as it takes, up to the call's deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Error, Policy};
+    /// let p = Policy::builder("docs-b-queue-wait")
+    ///     .max_inflight(1)
+    ///     .queue(4)
+    ///     .queue_wait(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(p.config().queue_wait, Some(Duration::from_secs(2)));
+    /// // a call that holds the slot for a minute
+    /// let holder = tokio::spawn({
+    ///     let p = p.clone();
+    ///     async move {
+    ///         p.call_async(|| async {
+    ///             tokio::time::sleep(Duration::from_secs(60)).await;
+    ///             Ok::<_, Error>(())
+    ///         })
+    ///         .await
+    ///     }
+    /// });
+    /// tokio::task::yield_now().await;
+    /// let start = tokio::time::Instant::now();
+    /// let r = p.call_async(|| async { Ok::<_, Error>(()) }).await;
+    /// assert!(matches!(r, Err(Error::BulkheadFull { .. })));
+    /// assert_eq!(start.elapsed(), Duration::from_secs(2)); // waited its two seconds
+    /// # holder.abort();
+    /// # }
+    /// ```
+    pub fn queue_wait(mut self, d: Duration) -> Self {
+        self.0.queue_wait = Some(d);
         self
     }
 

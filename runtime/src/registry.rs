@@ -96,7 +96,8 @@ fn conflicts(shared: &Shared, config: &Config) {
         (
             "max_inflight",
             config.max_inflight.is_some(),
-            config.max_inflight != first.max_inflight,
+            (config.max_inflight, config.queue, config.queue_wait)
+                != (first.max_inflight, first.queue, first.queue_wait),
         ),
         (
             "retry budget",

@@ -2,14 +2,15 @@
 //!
 //! One list of parts, in one order: the breaker, the hold-off (a retry-after hint seen by any
 //! caller), the request limiter, the token limit, and then, after any wait for a token, the
-//! bulkhead. Admission, preflight, signals, reset and observation all walk it in that order;
-//! a preflight is an admission that takes nothing. The parts know nothing of each other.
+//! bulkhead (and its queue, if it has one). Admission, preflight, signals, reset and
+//! observation all walk it in that order; a preflight is an admission that takes nothing. The
+//! parts know nothing of each other.
 
 use std::time::Duration;
 
 use crate::breaker::{BreakerState, CircuitState, Pass};
-use crate::bulkhead::{Bulkhead, Slot};
-use crate::clock::{duration_to_nanos, Nanos};
+use crate::bulkhead::{Bulkhead, Entering, Joined, Slot};
+use crate::clock::{self, duration_to_nanos, Nanos};
 use crate::config::Config;
 use crate::events::{Kinds, Part, Sink};
 use crate::limiter::{max_wait, Limiter};
@@ -143,7 +144,10 @@ impl Shared {
             max_wait: max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
             hold_until: AtomicU64::new(0),
             counts: Counts::default(),
-            bulkhead: Bulkhead::new(config.max_inflight),
+            bulkhead: match (config.max_inflight, config.queue) {
+                (Some(limit), Some(queue)) => Bulkhead::with_queue(limit, queue, config.queue_wait),
+                (limit, _) => Bulkhead::new(limit),
+            },
             budget: config.retry.and_then(|r| r.budget).map(Budget::new),
             plain_ok: config.tokens.is_none() && config.retry.is_none_or(|r| r.budget.is_none()),
             config,
@@ -237,6 +241,61 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn enter(&self) -> Result<Slot<'_>, Refusal> {
         self.bulkhead.enter().map_err(Refusal::Full)
+    }
+
+    /// Whether a call that finds every bulkhead slot taken may wait for one.
+    #[inline]
+    pub(crate) fn has_queue(&self) -> bool {
+        self.bulkhead.has_queue()
+    }
+
+    /// A sync call that found every slot taken waits (blocking the thread) in the queue, in
+    /// arrival order, at most the queue's wait and until `until` (the call's deadline on the
+    /// sync clock; 0: none); then, or at once if the queue is full, the bulkhead refuses it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn enter_queued_sync(&self, until: Nanos) -> Result<Slot<'_>, Refusal> {
+        let full = |limit| Refusal::Full(limit);
+        let until = match self.bulkhead.queue_wait() {
+            None => until,
+            Some(w) => {
+                let end = clock::now_sync().saturating_add(duration_to_nanos(w));
+                if until == 0 {
+                    end
+                } else {
+                    end.min(until)
+                }
+            }
+        };
+        match self.bulkhead.join(None) {
+            Joined::Entered(slot) => Ok(slot),
+            Joined::Full(limit) => Err(full(limit)),
+            Joined::Waiting(id) => self
+                .bulkhead
+                .wait_ticket(id, until)
+                .ok_or_else(|| full(self.bulkhead.limit().unwrap_or(usize::MAX))),
+        }
+    }
+
+    /// An async call that found every slot taken waits (awaiting) in the queue, as
+    /// [`enter_queued_sync`](Self::enter_queued_sync) does, on tokio's clock. Dropped while it
+    /// waits, it leaves the queue as if it had never joined.
+    pub(crate) async fn enter_queued_async(&self, until: Nanos) -> Result<Slot<'_>, Refusal> {
+        let left =
+            (until != 0).then(|| Duration::from_nanos(until.saturating_sub(clock::now_async())));
+        let bound = match (self.bulkhead.queue_wait(), left) {
+            (Some(w), Some(l)) => Some(w.min(l)),
+            (w, l) => w.or(l),
+        };
+        let limit = self.bulkhead.limit().unwrap_or(usize::MAX);
+        let entering = Entering::new(&self.bulkhead);
+        let entered = match bound {
+            None => entering.await,
+            Some(bound) => tokio::time::timeout(bound, entering)
+                .await
+                .unwrap_or(Err(limit)),
+        };
+        entered.map_err(Refusal::Full)
     }
 
     /// Would a call with `key` be admitted at once? An admission that takes nothing, then a
@@ -346,6 +405,7 @@ impl Shared {
             keys: self.limiter.as_ref().and_then(Limiter::keys),
             tokens_remaining: self.tokens.as_ref().and_then(|t| t.remaining(now)),
             inflight: self.bulkhead.inflight(),
+            queued: self.bulkhead.queued(),
             retries: self.counts.retries.load(Ordering::Relaxed),
             fallbacks: self.counts.fallbacks.load(Ordering::Relaxed),
             stale_served: self.counts.stale_served.load(Ordering::Relaxed),
@@ -402,6 +462,7 @@ impl Shared {
 /// let s = staunch_runtime::signals("docs-signals").unwrap();
 /// assert_eq!(s.circuit, CircuitState::Closed);
 /// assert_eq!(s.inflight, 0);
+/// assert_eq!(s.queued, 0); // no bulkhead queue
 /// assert_eq!(s.rate_remaining, Some(5.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -411,6 +472,9 @@ pub struct Signals {
     pub circuit: CircuitState,
     /// Calls in flight.
     pub inflight: usize,
+    /// Calls waiting in the bulkhead's queue for a slot, not yet handed one (0 without a
+    /// queue: see [`PolicyBuilder::queue`](crate::PolicyBuilder::queue)).
+    pub queued: usize,
     /// Tokens left now; `None` without a limiter or with a keyed one.
     pub rate_remaining: Option<f64>,
     /// Failures in a row counted by the breaker (0 without one).

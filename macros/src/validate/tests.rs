@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -329,7 +329,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`",
         ]
     );
 }
@@ -352,10 +352,16 @@ fn every_example_is_valid() {
     // what the top-level options need beside them, without repeating or conflicting with them
     each(TOP, |example| {
         let rate = |s: &str| s.starts_with("rps") || s.starts_with("rpm");
-        let needs: Vec<&str> = ["rps = 10", "tpm = 90000"]
+        let mut needs: Vec<&str> = ["rps = 10", "tpm = 90000"]
             .into_iter()
             .filter(|n| !(rate(example) && rate(n) || example.starts_with(&n[..3])))
             .collect();
+        if example.starts_with("queue") {
+            needs.push("max_inflight = 8");
+        }
+        if example.starts_with("queue_wait") {
+            needs.push("queue = 10");
+        }
         format!("{example}, {}", needs.join(", "))
     });
     each(RETRY, |example| format!("retry({example})"));
@@ -476,5 +482,41 @@ fn values_are_literals() {
     assert_eq!(
         one("retry(on = #[cfg(test)] is_transient)"),
         "`on` takes the path of a function: write e.g. `on = is_transient`"
+    );
+}
+
+#[test]
+fn a_queue_needs_a_bulkhead_and_a_queue_wait_needs_a_queue() {
+    let cfg = ok("max_inflight = 2, queue = 5, queue_wait = \"2s\"");
+    assert_eq!((cfg.max_inflight, cfg.queue), (Some(2), Some(5)));
+    assert_eq!(cfg.queue_wait, Some(2_000_000_000));
+    assert_eq!(
+        one("queue = 5"),
+        "`queue` needs a bulkhead to queue for: add `max_inflight = …`"
+    );
+    assert_eq!(
+        one("max_inflight = 2, queue_wait = 1"),
+        "`queue_wait` needs a queue to wait in: add `queue = …`"
+    );
+    // each missing option once, and no cascade from a bad value
+    assert_eq!(
+        err("queue = 5, queue_wait = 1"),
+        ["`queue` needs a bulkhead to queue for: add `max_inflight = …`",]
+    );
+    assert_eq!(
+        one("max_inflight = 0, queue = 1"),
+        "`max_inflight` must be at least 1"
+    );
+    assert_eq!(
+        one("max_inflight = 1, queue = 0"),
+        "`queue` must be at least 1"
+    );
+    assert_eq!(
+        one("max_inflight = 1, queue = 1000001"),
+        "`queue` must be at most 1000000"
+    );
+    assert_eq!(
+        one("max_inflight = 1, queue = 1, queue_wait = 0"),
+        "`queue_wait` must be greater than 0: write e.g. `queue_wait = \"2s\"`"
     );
 }
