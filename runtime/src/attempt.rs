@@ -185,6 +185,14 @@ pub(crate) fn type_of<E>(_: &E) -> String {
     format!("an error of type `{}`", std::any::type_name::<E>())
 }
 
+/// What chaos drew for an async attempt: a wait (boxed: the attempt's future grows by a word),
+/// then an error in place of the body, or the body.
+#[cfg(feature = "chaos")]
+struct Injected {
+    wait: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    fail: bool,
+}
+
 enum Settled<R> {
     Step(Step<R>),
     RetryAfter(Duration),
@@ -238,6 +246,14 @@ impl<'p, R: IsResult> Call<'p, R> {
         let slot = match shared.enter() {
             Ok(slot) => slot,
             Err(r) => return self.turned_away(r, req),
+        };
+        #[cfg(feature = "chaos")]
+        let (admitted, slot) = match shared.chaos() {
+            None => (admitted, slot),
+            Some(chaos) => match self.chaos_sync(chaos, req, admitted, slot) {
+                Ok(kept) => kept,
+                Err(step) => return step,
+            },
         };
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
@@ -358,19 +374,40 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Err(r) => return self.rejected(r), // `reserved` drops: the tokens go back
             }
         };
+        // chaos's wait and error, if it drew any: run first, under the timeout
+        #[cfg(feature = "chaos")]
+        let mut chaos = match shared.chaos() {
+            None => None,
+            Some(chaos) => match self.chaos_async(chaos, req) {
+                Ok(injected) => injected,
+                Err(step) => return step,
+            },
+        };
         let cut = self.cut();
         let out = {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
-            let caught =
-                poll_fn(
-                    |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                        Err(panic) => Poll::Ready(Err(panic)),
-                    },
-                );
+            let caught = poll_fn(|cx| {
+                #[cfg(feature = "chaos")]
+                if let Some(injected) = &mut chaos {
+                    if let Some(wait) = &mut injected.wait {
+                        if wait.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        injected.wait = None;
+                    }
+                    if injected.fail {
+                        return Poll::Ready(Ok(self.injected_error()));
+                    }
+                    chaos = None;
+                }
+                match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                }
+            });
             let caught = match cut {
                 None => caught.await,
                 Some(within) => match tokio::time::timeout(within, caught).await {
@@ -399,6 +436,90 @@ impl<'p, R: IsResult> Call<'p, R> {
         };
         tokio::time::sleep(wait).await;
         Step::Again
+    }
+
+    /// Chaos's draw for a sync attempt that holds its pass and slot: a rejection or an error
+    /// ends the attempt (`Err`), after the injected wait; otherwise the body runs (`Ok`).
+    #[cfg(feature = "chaos")]
+    #[cold]
+    #[inline(never)]
+    fn chaos_sync<'a>(
+        &mut self,
+        chaos: &crate::chaos::Injector,
+        req: Req,
+        admitted: Admitted<'a>,
+        slot: Slot<'a>,
+    ) -> Result<(Admitted<'a>, Slot<'a>), Step<R>> {
+        use crate::chaos::Fault;
+        let (fault, delay) = chaos.draw();
+        if fault == Fault::Reject {
+            drop((slot, admitted));
+            return Err(self.turned_away(Refusal::Chaos, req));
+        }
+        if let Some(d) = delay {
+            self.plan
+                .shared
+                .counts
+                .injected_delays
+                .fetch_add(1, Ordering::Relaxed);
+            clock::sleep_sync(d);
+        }
+        if fault == Fault::None {
+            return Ok((admitted, slot));
+        }
+        let out = self.injected_error();
+        drop(slot);
+        Err(match self.settle::<true>(out, admitted) {
+            Settled::Step(step) => step,
+            Settled::RetryAfter(w) => {
+                clock::sleep_sync(w);
+                Step::Again
+            }
+        })
+    }
+
+    /// Chaos's draw for an async attempt: a rejection ends it (`Err`); a wait or an error is
+    /// handed to the attempt, which runs them in place of (or before) the body.
+    #[cfg(feature = "chaos")]
+    #[cold]
+    #[inline(never)]
+    fn chaos_async(
+        &mut self,
+        chaos: &crate::chaos::Injector,
+        req: Req,
+    ) -> Result<Option<Injected>, Step<R>> {
+        use crate::chaos::Fault;
+        let (fault, delay) = chaos.draw();
+        if fault == Fault::Reject {
+            return Err(self.turned_away(Refusal::Chaos, req));
+        }
+        if delay.is_some() {
+            self.plan
+                .shared
+                .counts
+                .injected_delays
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let fail = fault == Fault::Error;
+        Ok((fail || delay.is_some()).then(|| Injected {
+            wait: delay.map(|d| Box::pin(tokio::time::sleep(d))),
+            fail,
+        }))
+    }
+
+    /// The error chaos injects in place of the body, counted.
+    #[cfg(feature = "chaos")]
+    #[cold]
+    #[inline(never)]
+    fn injected_error(&self) -> R {
+        let shared = &self.plan.shared;
+        shared
+            .counts
+            .injected_errors
+            .fetch_add(1, Ordering::Relaxed);
+        R::from_err((self.convert)(Error::Injected {
+            policy: shared.name.clone(),
+        }))
     }
 
     /// Notes when the attempt began, if anyone wants its event.

@@ -147,6 +147,9 @@ pub enum Part {
     Limiter,
     /// The bulkhead, full ([`Error::BulkheadFull`](crate::Error::BulkheadFull)).
     Bulkhead,
+    /// Chaos, rehearsing a rejection
+    /// ([`Error::InjectedRejection`](crate::Error::InjectedRejection)).
+    Chaos,
 }
 
 impl fmt::Display for Part {
@@ -155,6 +158,7 @@ impl fmt::Display for Part {
             Part::Breaker => "breaker",
             Part::Limiter => "limiter",
             Part::Bulkhead => "bulkhead",
+            Part::Chaos => "chaos",
         })
     }
 }

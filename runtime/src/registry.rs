@@ -98,6 +98,7 @@ fn conflicts(shared: &Shared, config: &Config) {
             config.max_inflight.is_some(),
             config.max_inflight != first.max_inflight,
         ),
+        ("chaos", config.chaos.is_some(), config.chaos != first.chaos),
         (
             "retry budget",
             budget(config).is_some(),
