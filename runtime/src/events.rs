@@ -163,6 +163,18 @@ impl fmt::Display for Part {
     }
 }
 
+impl Part {
+    /// What turned the call away, in a sentence: "the breaker", …, "chaos".
+    fn by(self) -> &'static str {
+        match self {
+            Part::Breaker => "the breaker",
+            Part::Limiter => "the limiter",
+            Part::Bulkhead => "the bulkhead",
+            Part::Chaos => "chaos",
+        }
+    }
+}
+
 /// Why a call went to its fallback.
 ///
 /// # Examples
@@ -170,6 +182,7 @@ impl fmt::Display for Part {
 /// ```
 /// use staunch_runtime::events::{Part, Reason};
 /// assert_eq!(Reason::Rejected(Part::Breaker).to_string(), "rejected by the breaker");
+/// assert_eq!(Reason::Rejected(Part::Chaos).to_string(), "rejected by chaos");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -184,7 +197,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Failed => f.write_str("failed"),
-            Reason::Rejected(part) => write!(f, "rejected by the {part}"),
+            Reason::Rejected(part) => write!(f, "rejected by {}", part.by()),
         }
     }
 }
@@ -349,7 +362,7 @@ impl fmt::Display for Event {
                 write!(f, "retry {retry} in {wait:?} after: {error}")
             }
             EventKind::Rejected { part, retry_in } => {
-                write!(f, "rejected by the {part}")?;
+                write!(f, "rejected by {}", part.by())?;
                 if !retry_in.is_zero() {
                     write!(f, ", retry in {retry_in:?}")?;
                 }
