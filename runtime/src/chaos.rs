@@ -376,5 +376,56 @@ mod injector {
             assert!((29_000..=31_000).contains(&failed), "{seen:?}");
             assert!((19_000..=21_000).contains(&delayed), "{seen:?}");
         }
+
+        /// The model: each draw's high half, as a fraction of 2^32, picks the fault by the
+        /// rates themselves (`u < reject`: rejected; `u < reject + error`: failed), its low half
+        /// the delay (`v < latency_rate`).
+        fn model(chaos: &Chaos, seed: u64, n: usize) -> Vec<(Fault, bool)> {
+            let mut state = seed;
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_add(GAMMA);
+                    let x = mix(state);
+                    let u = (x >> 32) as f64 / 4_294_967_296.0;
+                    let v = (x & 0xffff_ffff) as f64 / 4_294_967_296.0;
+                    let fault = if u < chaos.reject {
+                        Fault::Reject
+                    } else if u < chaos.reject + chaos.error {
+                        Fault::Error
+                    } else {
+                        Fault::None
+                    };
+                    (fault, !chaos.latency.is_zero() && v < chaos.latency_rate)
+                })
+                .collect()
+        }
+
+        proptest::proptest! {
+            #[test]
+            fn every_draw_is_the_model_s(
+                seed in proptest::prelude::any::<u64>(),
+                // multiples of 1/64: exact in binary, so the model's sums are too
+                error in 0u32..=64,
+                reject in 0u32..=64,
+                latency_rate in 0u32..=64,
+                latency_ms in 0u64..3,
+            ) {
+                let (error, reject) = (f64::from(error) / 64.0, f64::from(reject) / 64.0);
+                proptest::prop_assume!(error + reject <= 1.0);
+                let chaos = Chaos::new()
+                    .error(error)
+                    .reject(reject)
+                    .latency(Duration::from_millis(latency_ms))
+                    .latency_rate(f64::from(latency_rate) / 64.0);
+                let injector = Injector::new(&chaos, seed);
+                let drawn: Vec<(Fault, bool)> = (0..256)
+                    .map(|_| {
+                        let (fault, delay) = injector.draw();
+                        (fault, delay.is_some())
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(drawn, model(&chaos, seed, 256));
+            }
+        }
     }
 }
