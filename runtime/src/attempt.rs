@@ -16,6 +16,8 @@ use std::time::Duration;
 use std::sync::LazyLock;
 
 use crate::bulkhead::Slot;
+#[cfg(feature = "chaos")]
+use crate::chaos::Fault;
 use crate::classify::Class;
 use crate::clock::{self, Mode, Nanos};
 use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
@@ -185,14 +187,6 @@ pub(crate) fn type_of<E>(_: &E) -> String {
     format!("an error of type `{}`", std::any::type_name::<E>())
 }
 
-/// What chaos drew for an async attempt: a wait (boxed: the attempt's future grows by a word),
-/// then an error in place of the body, or the body.
-#[cfg(feature = "chaos")]
-struct Injected {
-    wait: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    fail: bool,
-}
-
 enum Settled<R> {
     Step(Step<R>),
     RetryAfter(Duration),
@@ -247,14 +241,27 @@ impl<'p, R: IsResult> Call<'p, R> {
             Ok(slot) => slot,
             Err(r) => return self.turned_away(r, req),
         };
+        // chaos, if the name has any: its wait, then its fault (the hot path pays this branch)
         #[cfg(feature = "chaos")]
-        let (admitted, slot) = match shared.chaos() {
-            None => (admitted, slot),
-            Some(chaos) => match self.chaos_sync(chaos, req, admitted, slot) {
-                Ok(kept) => kept,
-                Err(step) => return step,
-            },
-        };
+        if let Some(chaos) = shared.chaos() {
+            let (fault, delay) = self.chaos_draw(chaos);
+            if let Some(d) = delay {
+                clock::sleep_sync(d);
+            }
+            if fault != Fault::None {
+                let out = match self.chaos_fault::<true>(fault, req, admitted, slot) {
+                    Ok(settled) => settled,
+                    Err(step) => return step,
+                };
+                return match out {
+                    Settled::Step(step) => step,
+                    Settled::RetryAfter(w) => {
+                        clock::sleep_sync(w);
+                        Step::Again
+                    }
+                };
+            }
+        }
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
         let mut admitted = Some(admitted);
@@ -374,40 +381,46 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Err(r) => return self.rejected(r), // `reserved` drops: the tokens go back
             }
         };
-        // chaos's wait and error, if it drew any: run first, under the timeout
+        #[allow(unused_mut)] // chaos's wait shortens it
+        let mut cut = self.cut();
+        // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
+        // (the hot path pays this branch)
         #[cfg(feature = "chaos")]
-        let mut chaos = match shared.chaos() {
-            None => None,
-            Some(chaos) => match self.chaos_async(chaos, req) {
-                Ok(injected) => injected,
-                Err(step) => return step,
-            },
-        };
-        let cut = self.cut();
+        if let Some(chaos) = shared.chaos() {
+            let (mut fault, delay) = self.chaos_draw(chaos);
+            if let Some(d) = delay {
+                match cut {
+                    Some(within) if within <= d => {
+                        Box::pin(tokio::time::sleep(within)).await;
+                        fault = Fault::CutAfter(within);
+                    }
+                    _ => {
+                        Box::pin(tokio::time::sleep(d)).await;
+                        cut = cut.map(|within| within - d);
+                    }
+                }
+            }
+            if fault != Fault::None {
+                let wait = match self.chaos_fault::<false>(fault, req, admitted, slot) {
+                    Ok(Settled::Step(step)) | Err(step) => return step,
+                    Ok(Settled::RetryAfter(w)) => w,
+                };
+                Box::pin(tokio::time::sleep(wait)).await;
+                return Step::Again;
+            }
+        }
         let out = {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
             let mut body = pin!(f);
-            let caught = poll_fn(|cx| {
-                #[cfg(feature = "chaos")]
-                if let Some(injected) = &mut chaos {
-                    if let Some(wait) = &mut injected.wait {
-                        if wait.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        injected.wait = None;
-                    }
-                    if injected.fail {
-                        return Poll::Ready(Ok(self.injected_error()));
-                    }
-                    chaos = None;
-                }
-                match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                    Err(panic) => Poll::Ready(Err(panic)),
-                }
-            });
+            let caught =
+                poll_fn(
+                    |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                        Err(panic) => Poll::Ready(Err(panic)),
+                    },
+                );
             let caught = match cut {
                 None => caught.await,
                 Some(within) => match tokio::time::timeout(within, caught).await {
@@ -438,88 +451,61 @@ impl<'p, R: IsResult> Call<'p, R> {
         Step::Again
     }
 
-    /// Chaos's draw for a sync attempt that holds its pass and slot: a rejection or an error
-    /// ends the attempt (`Err`), after the injected wait; otherwise the body runs (`Ok`).
+    /// Chaos's draw for an attempt that holds its pass and slot: its fault, and its wait
+    /// (counted here; the attempt waits it on its own clock).
     #[cfg(feature = "chaos")]
     #[cold]
     #[inline(never)]
-    fn chaos_sync<'a>(
-        &mut self,
-        chaos: &crate::chaos::Injector,
-        req: Req,
-        admitted: Admitted<'a>,
-        slot: Slot<'a>,
-    ) -> Result<(Admitted<'a>, Slot<'a>), Step<R>> {
-        use crate::chaos::Fault;
+    fn chaos_draw(&self, chaos: &crate::chaos::Injector) -> (Fault, Option<Duration>) {
         let (fault, delay) = chaos.draw();
         if fault == Fault::Reject {
-            drop((slot, admitted));
-            return Err(self.turned_away(Refusal::Chaos, req));
-        }
-        if let Some(d) = delay {
-            self.plan
-                .shared
-                .counts
-                .injected_delays
-                .fetch_add(1, Ordering::Relaxed);
-            clock::sleep_sync(d);
-        }
-        if fault == Fault::None {
-            return Ok((admitted, slot));
-        }
-        let out = self.injected_error();
-        drop(slot);
-        Err(match self.settle::<true>(out, admitted) {
-            Settled::Step(step) => step,
-            Settled::RetryAfter(w) => {
-                clock::sleep_sync(w);
-                Step::Again
-            }
-        })
-    }
-
-    /// Chaos's draw for an async attempt: a rejection ends it (`Err`); a wait or an error is
-    /// handed to the attempt, which runs them in place of (or before) the body.
-    #[cfg(feature = "chaos")]
-    #[cold]
-    #[inline(never)]
-    fn chaos_async(
-        &mut self,
-        chaos: &crate::chaos::Injector,
-        req: Req,
-    ) -> Result<Option<Injected>, Step<R>> {
-        use crate::chaos::Fault;
-        let (fault, delay) = chaos.draw();
-        if fault == Fault::Reject {
-            return Err(self.turned_away(Refusal::Chaos, req));
+            return (fault, None); // turned away at once
         }
         if delay.is_some() {
-            self.plan
-                .shared
-                .counts
-                .injected_delays
-                .fetch_add(1, Ordering::Relaxed);
+            let counts = &self.plan.shared.counts;
+            counts.injected_delays.fetch_add(1, Ordering::Relaxed);
         }
-        let fail = fault == Fault::Error;
-        Ok((fail || delay.is_some()).then(|| Injected {
-            wait: delay.map(|d| Box::pin(tokio::time::sleep(d))),
-            fail,
-        }))
+        (fault, delay)
     }
 
-    /// The error chaos injects in place of the body, counted.
+    /// The attempt ends in chaos's fault, in place of the body: a rejection gives back the
+    /// slot, the pass and the tokens (`Err`: the step); an injected error, or the attempt's time
+    /// limit cut during chaos's wait, is settled like a real failure (`Ok`: the caller waits
+    /// out a retry's backoff).
     #[cfg(feature = "chaos")]
     #[cold]
     #[inline(never)]
-    fn injected_error(&self) -> R {
-        let shared = &self.plan.shared;
-        shared
-            .counts
-            .injected_errors
-            .fetch_add(1, Ordering::Relaxed);
-        R::from_err((self.convert)(Error::Injected {
-            policy: shared.name.clone(),
-        }))
+    fn chaos_fault<const SYNC: bool>(
+        &mut self,
+        fault: Fault,
+        req: Req,
+        admitted: Admitted<'_>,
+        slot: Slot<'_>,
+    ) -> Result<Settled<R>, Step<R>> {
+        drop(slot);
+        let shared = &*self.plan.shared;
+        let e = match fault {
+            Fault::None => unreachable!("the body runs"),
+            Fault::Reject => {
+                drop(admitted);
+                return Err(self.turned_away(Refusal::Chaos, req));
+            }
+            Fault::Error => {
+                shared
+                    .counts
+                    .injected_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                Error::Injected {
+                    policy: shared.name.clone(),
+                }
+            }
+            Fault::CutAfter(within) => Error::Timeout {
+                policy: shared.name.clone(),
+                after: self.cut_by(within),
+            },
+        };
+        let out = R::from_err((self.convert)(e));
+        Ok(self.settle::<SYNC>(out, admitted))
     }
 
     /// Notes when the attempt began, if anyone wants its event.

@@ -271,6 +271,9 @@ mod injector {
         Error,
         /// An injected rejection.
         Reject,
+        /// Not drawn: the attempt's time limit (`timeout` or `deadline`), this long, passed
+        /// during the injected wait.
+        CutAfter(Duration),
     }
 
     /// A policy's chaos, armed: thresholds over 32-bit draws, and the draws' state.
