@@ -23,7 +23,9 @@ use syn::{AttrStyle, Expr, FnArg, ItemFn, Pat, Signature, Stmt, Type};
 use crate::args;
 use crate::errors::Errors;
 use crate::shape::{Kind, Shape};
-use crate::validate::{is_group, validate, BreakerConfig, Config, Rate, RetryConfig, StaleConfig};
+use crate::validate::{
+    is_group, validate, BreakerConfig, ChaosConfig, Config, Rate, RetryConfig, StaleConfig,
+};
 
 /// The whole attribute: parse, check, expand; on any mistake, every error plus the function as
 /// written (so nothing else breaks because of it).
@@ -491,7 +493,33 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
         let d = nanos(d);
         b.extend(quote!(.timeout(#d)));
     }
+    if let Some(c) = &cfg.chaos {
+        let c = chaos(c);
+        b.extend(quote!(.chaos(#c)));
+    }
     quote!(|| #b)
+}
+
+/// `Chaos::new()…`: the same in every build, the `chaos` feature or not (the runtime decides
+/// whether it injects).
+fn chaos(c: &ChaosConfig) -> TokenStream {
+    let mut t = quote!(::staunch::__private::Chaos::new());
+    for (setter, rate) in [
+        ("error", c.error),
+        ("latency_rate", c.latency_rate),
+        ("reject", c.reject),
+    ] {
+        if let Some(v) = rate {
+            let setter = Ident::new(setter, Span::call_site());
+            let v = float(v);
+            t.extend(quote!(.#setter(#v)));
+        }
+    }
+    if let Some(d) = c.latency {
+        let d = nanos(d);
+        t.extend(quote!(.latency(#d)));
+    }
+    t
 }
 
 fn retry(r: &RetryConfig) -> TokenStream {

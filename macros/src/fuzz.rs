@@ -75,6 +75,11 @@ fn name() -> impl Strategy<Value = String> {
         Just("max_half_open"),
         Just("max_age"),
         Just("capacity"),
+        Just("chaos"),
+        Just("error"),
+        Just("latency"),
+        Just("latency_rate"),
+        Just("reject"),
         Just("retires"),
         Just("r#retry"),
         Just("r#type"),
@@ -116,6 +121,8 @@ fn sensible() -> impl Strategy<Value = String> {
         "stale",
         "stale(capacity = 3, max_age = 60)",
         "name = \"fuzz\"",
+        "chaos(error = 0.1, latency = \"200ms\", latency_rate = 0.2, reject = 0.05)",
+        "chaos(reject = 1)",
     ];
     proptest::sample::subsequence(options.to_vec(), 0..=6).prop_map(|o| o.join(", "))
 }

@@ -64,6 +64,11 @@ use proc_macro::TokenStream;
 /// | `usage = path` | none | a `fn(&T) -> u64` over the `Ok` value; needs `tpm` | the tokens really used: the difference from `cost` is refunded or charged |
 /// | `retry(budget = F)` | no budget | F > 0 | the retries of the policy's name may add at most F × its first attempts of the last ten seconds, plus a floor of one retry a second |
 /// | `stale` or `stale(max_age = D, capacity = N)` | `max_age = "10m"`, `capacity = 1000` | N ≥ 1; the arguments `Hash`, the `Ok` value `Clone + Send + Sync + 'static` | when the call (and its fallback) finally fails, answer the last good result for the same arguments, if younger than `max_age` |
+/// | `chaos(…)` | no chaos | at least one of `error`, `latency`, `reject`; inert without the `chaos` feature of `staunch` (reported once in `staunch::warnings()`) | rehearse an outage: inject faults into the attempts that pass the breaker, limiter and bulkhead (see `staunch::Chaos`) |
+/// | `chaos(error = F)` | `0` | 0 ≤ F ≤ 1; with `reject`, at most 1 | the fraction of attempts that fail with `Error::Injected` in place of the body: a failure like any other (the breaker counts it, it is retried, the fallback answers) |
+/// | `chaos(latency = D)` | none | a duration | how long a delayed attempt waits before it runs (under `timeout` and `deadline`; a sync one blocks) |
+/// | `chaos(latency_rate = F)` | `1` | 0 ≤ F ≤ 1; needs `latency` | the fraction of attempts delayed by `latency` |
+/// | `chaos(reject = F)` | `0` | 0 ≤ F ≤ 1; with `error`, at most 1 | the fraction of attempts turned away with `Error::InjectedRejection`: a rejection (not retried, the fallback answers) |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 /// | `fallback_why = path` | none | as `fallback`, with one more parameter last: `why: staunch::Why<E>`; not with `fallback` | the fallback also hears why it was called: `Why::Failed(last error)` or `Why::Rejected(the policy's rejection)` |
 ///

@@ -44,6 +44,7 @@ pub struct Config {
     pub cost: Option<Expr>,
     pub usage: Option<syn::Path>,
     pub stale: Option<StaleConfig>,
+    pub chaos: Option<ChaosConfig>,
 }
 
 /// `rps = R` or `rpm = R`.
@@ -88,6 +89,21 @@ pub struct StaleConfig {
     pub capacity: Option<u32>,
     /// Nanoseconds.
     pub max_age: Option<u64>,
+}
+
+/// `chaos(...)`, checked: at least one key, `latency_rate` with `latency`, `error + reject`
+/// at most 1.
+#[derive(Default)]
+pub struct ChaosConfig {
+    pub error: Option<f64>,
+    /// Nanoseconds.
+    pub latency: Option<u64>,
+    pub latency_rate: Option<f64>,
+    pub reject: Option<f64>,
+    /// Where `latency_rate` was written (it needs `latency`).
+    latency_rate_at: Option<Span>,
+    /// Where `reject` was written (with `error`, at most 1).
+    reject_at: Option<Span>,
 }
 
 /// One option of a group: its name, how it is written (the example of its messages, such as
@@ -221,6 +237,15 @@ static TOP: &[Row<Top>] = &[
             t.cfg.stale = group(o, ex, STALE, StaleConfig::at(o.name.span()), e);
         },
     ),
+    grouped(
+        "chaos",
+        "chaos(error = 0.1)",
+        || names(CHAOS),
+        |t, o, ex, e| {
+            t.cfg.chaos =
+                group(o, ex, CHAOS, ChaosConfig::default(), e).and_then(|c| c.checked(o, ex, e));
+        },
+    ),
 ];
 
 /// The options of `retry(...)`.
@@ -271,6 +296,22 @@ static STALE: &[Row<StaleConfig>] = &[
     }),
     value("capacity", "capacity = 1000", |c, v, e| {
         c.capacity = v.int(1, e);
+    }),
+];
+
+/// The options of `chaos(...)`.
+static CHAOS: &[Row<ChaosConfig>] = &[
+    value("error", "error = 0.1", |c, v, e| c.error = v.fraction(e)),
+    value("latency", "latency = \"200ms\"", |c, v, e| {
+        c.latency = v.duration(e);
+    }),
+    value("latency_rate", "latency_rate = 0.2", |c, v, e| {
+        c.latency_rate_at = Some(v.ident.span());
+        c.latency_rate = v.fraction(e);
+    }),
+    value("reject", "reject = 0.05", |c, v, e| {
+        c.reject_at = Some(v.ident.span());
+        c.reject = v.fraction(e);
     }),
 ];
 
@@ -569,6 +610,38 @@ impl RetryConfig {
             on: None,
             budget: None,
         }
+    }
+}
+
+impl ChaosConfig {
+    /// The checks across the options of `chaos(…)` written as `o`.
+    fn checked(self, o: &Opt, example: &str, errors: &mut Errors) -> Option<Self> {
+        let written = matches!(&o.value, Value::List(_, Ok(list)) if !list.is_empty());
+        if !written {
+            errors.at(
+                o.name.span(),
+                format!("`chaos` needs at least one of `error`, `latency` or `reject`: write e.g. `{example}`"),
+            );
+            return None;
+        }
+        let mut ok = true;
+        if let (Some(at), None) = (self.latency_rate_at, self.latency) {
+            errors.at(
+                at,
+                "`latency_rate` needs `latency`: add e.g. `latency = \"200ms\"`",
+            );
+            ok = false;
+        }
+        if let (Some(error), Some(reject), Some(at)) = (self.error, self.reject, self.reject_at) {
+            if error + reject > 1.0 {
+                errors.at(
+                    at,
+                    "`error` and `reject` add up to more than 1 (an attempt is rejected, fails, or runs): lower one of them",
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(self)
     }
 }
 

@@ -138,6 +138,22 @@ impl Given<'_> {
         None
     }
 
+    /// A fraction in [0, 1] (the rates of `chaos`).
+    pub fn fraction(&self, errors: &mut Errors) -> Option<f64> {
+        let v = self.float("0.1", errors)?;
+        if (0.0..=1.0).contains(&v) {
+            return Some(v);
+        }
+        self.wrong(
+            errors,
+            format!(
+                "`{}` must be a fraction between 0 and 1 (0.1: one attempt in ten), such as `{}`",
+                self.ident, self.example
+            ),
+        );
+        None
+    }
+
     /// A number of at least 1.0 (`backoff`).
     pub fn at_least_one(&self, errors: &mut Errors) -> Option<f64> {
         let v = self.float("2.0", errors)?;

@@ -16,6 +16,8 @@ use std::time::Duration;
 use std::sync::LazyLock;
 
 use crate::bulkhead::Slot;
+#[cfg(feature = "chaos")]
+use crate::chaos::Fault;
 use crate::classify::Class;
 use crate::clock::{self, Mode, Nanos};
 use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
@@ -271,6 +273,24 @@ impl<'p, R: IsResult> Call<'p, R> {
                 }
             },
         };
+        // chaos, if the name has any: its wait, then its fault (the hot path pays this branch)
+        #[cfg(feature = "chaos")]
+        if let Some(chaos) = shared.chaos() {
+            let (fault, delay) = self.chaos_draw(chaos);
+            if let Some(d) = delay {
+                clock::sleep_sync(d);
+            }
+            if fault != Fault::None {
+                let step = match self.chaos_fault::<true>(fault, req, admitted, slot) {
+                    Err(step) | Ok(Settled::Step(step)) => step,
+                    Ok(Settled::RetryAfter(w)) => {
+                        clock::sleep_sync(w);
+                        Step::Again
+                    }
+                };
+                return self.leave(step);
+            }
+        }
         // no `catch_unwind` (it costs a copy of the result): if the body panics, this guard's
         // drop records the failure while the panic unwinds; the slot's drop gives the slot back
         let mut admitted = Some(admitted);
@@ -373,7 +393,34 @@ impl<'p, R: IsResult> Call<'p, R> {
                 }
             },
         };
-        let cut = self.cut();
+        #[allow(unused_mut)] // chaos's wait shortens it
+        let mut cut = self.cut();
+        // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
+        // (the hot path pays this branch)
+        #[cfg(feature = "chaos")]
+        if let Some(chaos) = shared.chaos() {
+            let (mut fault, delay) = self.chaos_draw(chaos);
+            if let Some(d) = delay {
+                match cut {
+                    Some(within) if within <= d => {
+                        Box::pin(tokio::time::sleep(within)).await;
+                        fault = Fault::CutAfter(within);
+                    }
+                    _ => {
+                        Box::pin(tokio::time::sleep(d)).await;
+                        cut = cut.map(|within| within - d);
+                    }
+                }
+            }
+            if fault != Fault::None {
+                let wait = match self.chaos_fault::<false>(fault, req, admitted, slot) {
+                    Ok(Settled::Step(step)) | Err(step) => return step,
+                    Ok(Settled::RetryAfter(w)) => w,
+                };
+                Box::pin(tokio::time::sleep(wait)).await;
+                return Step::Again;
+            }
+        }
         let out = {
             // a panic in the body is caught where it is polled, recorded, and resumed (a guard
             // like the sync one, kept in the future across polls, measured 7 Ir a call more)
@@ -411,6 +458,63 @@ impl<'p, R: IsResult> Call<'p, R> {
         };
         tokio::time::sleep(wait).await;
         Step::Again
+    }
+
+    /// Chaos's draw for an attempt that holds its pass and slot: its fault, and its wait
+    /// (counted here; the attempt waits it on its own clock).
+    #[cfg(feature = "chaos")]
+    #[cold]
+    #[inline(never)]
+    fn chaos_draw(&self, chaos: &crate::chaos::Injector) -> (Fault, Option<Duration>) {
+        let (fault, delay) = chaos.draw();
+        if fault == Fault::Reject {
+            return (fault, None); // turned away at once
+        }
+        if delay.is_some() {
+            let counts = &self.plan.shared.counts;
+            counts.injected_delays.fetch_add(1, Ordering::Relaxed);
+        }
+        (fault, delay)
+    }
+
+    /// The attempt ends in chaos's fault, in place of the body: a rejection gives back the
+    /// slot, the pass and the tokens (`Err`: the step); an injected error, or the attempt's time
+    /// limit cut during chaos's wait, is settled like a real failure (`Ok`: the caller waits
+    /// out a retry's backoff).
+    #[cfg(feature = "chaos")]
+    #[cold]
+    #[inline(never)]
+    fn chaos_fault<const SYNC: bool>(
+        &mut self,
+        fault: Fault,
+        req: Req,
+        admitted: Admitted<'_>,
+        slot: Slot<'_>,
+    ) -> Result<Settled<R>, Step<R>> {
+        drop(slot);
+        let shared = &*self.plan.shared;
+        let e = match fault {
+            Fault::None => unreachable!("the body runs"),
+            Fault::Reject => {
+                drop(admitted);
+                return Err(self.turned_away(Refusal::Chaos, req));
+            }
+            Fault::Error => {
+                shared
+                    .counts
+                    .injected_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                Error::Injected {
+                    policy: shared.name.clone(),
+                }
+            }
+            Fault::CutAfter(within) => Error::Timeout {
+                policy: shared.name.clone(),
+                after: self.cut_by(within),
+            },
+        };
+        let out = R::from_err((self.convert)(e));
+        Ok(self.settle::<SYNC>(out, admitted))
     }
 
     /// Notes when the attempt began, if anyone wants its event.

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::env::Knobs;
-use crate::{Breaker, Retry};
+use crate::env::{report, Knobs};
+use crate::{Breaker, Chaos, Retry};
 
 /// A rate limit as configured: `rate` calls per `per`, `burst` at most at once.
 ///
@@ -66,6 +66,9 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// The longest a call may take in all (attempts, waits, hold-offs), its fallback aside.
     pub deadline: Option<Duration>,
+    /// Chaos to inject (inert without the `chaos` feature), its seed as resolved if one was
+    /// given or `STAUNCH_CHAOS_SEED` is set.
+    pub chaos: Option<Chaos>,
 }
 
 /// A setting the builder was given that is outside its valid values.
@@ -111,6 +114,7 @@ pub(crate) struct Settings {
     pub(crate) queue_wait: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) chaos: Option<Chaos>,
 }
 
 impl Settings {
@@ -134,6 +138,7 @@ impl Settings {
             queue_wait: None,
             timeout: None,
             deadline: None,
+            chaos: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl Settings {
     pub(crate) fn checked(mut self) -> Result<Self, ConfigError> {
         self.validate()?;
         self.apply_env();
+        self.chaos_seed();
         Ok(self)
     }
 
@@ -219,6 +225,46 @@ impl Settings {
                 .map(|d| s.deadline = Some(d))
                 .is_some()
         });
+        let chaos = |s: &Settings| s.chaos.unwrap_or_default();
+        apply("CHAOS_ERROR", &|k, s| {
+            k.fraction("CHAOS_ERROR")
+                .map(|r| s.chaos = Some(chaos(s).error(r)))
+                .is_some()
+        });
+        apply("CHAOS_LATENCY", &|k, s| {
+            k.duration("CHAOS_LATENCY")
+                .map(|d| s.chaos = Some(chaos(s).latency(d)))
+                .is_some()
+        });
+        apply("CHAOS_LATENCY_RATE", &|k, s| {
+            k.fraction("CHAOS_LATENCY_RATE")
+                .map(|r| s.chaos = Some(chaos(s).latency_rate(r)))
+                .is_some()
+        });
+        apply("CHAOS_REJECT", &|k, s| {
+            k.fraction("CHAOS_REJECT")
+                .map(|r| s.chaos = Some(chaos(s).reject(r)))
+                .is_some()
+        });
+    }
+
+    /// Seeds chaos from `STAUNCH_CHAOS_SEED` (mixed with the name), and reports, once, chaos
+    /// configured in a build without the `chaos` feature.
+    fn chaos_seed(&mut self) {
+        let Some(chaos) = &mut self.chaos else { return };
+        if let Some(seed) = crate::env::chaos_seed() {
+            chaos.seed = Some(crate::chaos::seed_for(seed, &self.name));
+        }
+        if !Chaos::ENABLED && chaos.is_active() {
+            report(
+                &format!("chaos off {}", self.name),
+                format!(
+                    "policy `{}` configures chaos, but staunch was built without its `chaos` \
+                     feature: nothing is injected (enable the `chaos` feature of `staunch`)",
+                    self.name
+                ),
+            );
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -296,6 +342,9 @@ impl Settings {
         if self.deadline == Some(Duration::ZERO) {
             return fail("`deadline` must be greater than 0");
         }
+        if let Some(Err(message)) = self.chaos.as_ref().map(Chaos::check) {
+            return fail(message);
+        }
         Ok(())
     }
 
@@ -332,6 +381,7 @@ impl Settings {
             queue_wait: self.queue_wait,
             timeout: self.timeout,
             deadline: self.deadline,
+            chaos: self.chaos,
         }
     }
 }

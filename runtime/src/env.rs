@@ -117,6 +117,13 @@ impl Knobs {
         })
     }
 
+    /// A fraction in `[0, 1]` (chaos rates).
+    pub(crate) fn fraction(&self, knob: &str) -> Option<f64> {
+        self.get(knob, "a fraction between 0 and 1", |v| {
+            v.parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r))
+        })
+    }
+
     /// A whole number of at least 1.
     pub(crate) fn count<T: TryFrom<u64>>(&self, knob: &str) -> Option<T> {
         self.get(knob, "a whole number of at least 1", |v| {
@@ -135,6 +142,21 @@ impl Knobs {
             parse_duration,
         )
     }
+}
+
+/// `STAUNCH_CHAOS_SEED`, the seed of every policy's chaos (mixed with its name), if it is set;
+/// a value that is not a whole number is reported once and ignored.
+pub(crate) fn chaos_seed() -> Option<u64> {
+    const VAR: &str = "STAUNCH_CHAOS_SEED";
+    let value = std::env::var_os(VAR)?;
+    let seed = value.to_str().and_then(|v| v.trim().parse::<u64>().ok());
+    if seed.is_none() {
+        report(
+            VAR,
+            format!("ignoring {VAR}={value:?}: expected a whole number; drawing a random seed"),
+        );
+    }
+    seed
 }
 
 /// Parses a duration as the attribute writes it: seconds as an integer (`30`) or a float

@@ -16,6 +16,8 @@ use std::time::Duration;
 /// let e = Error::CircuitOpen { policy: "openai".into(), retry_in: Duration::from_secs(3) };
 /// assert_eq!(e.to_string(), "policy `openai`: circuit open, retry in 3s");
 /// assert!(matches!(e, Error::CircuitOpen { .. }));
+/// let e = Error::Injected { policy: "openai".into() };
+/// assert_eq!(e.to_string(), "policy `openai`: injected failure (chaos)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -52,6 +54,20 @@ pub enum Error {
         /// The time limit that was exceeded.
         after: Duration,
     },
+    /// Chaos (feature `chaos`) failed the attempt in place of running it: a failure as if the
+    /// upstream had failed (see [`Chaos`](crate::Chaos)).
+    #[error("policy `{policy}`: injected failure (chaos)")]
+    Injected {
+        /// The policy's name.
+        policy: String,
+    },
+    /// Chaos (feature `chaos`) turned the attempt away, as a full part would have (see
+    /// [`Chaos`](crate::Chaos)).
+    #[error("policy `{policy}`: injected rejection (chaos)")]
+    InjectedRejection {
+        /// The policy's name.
+        policy: String,
+    },
 }
 
 impl Error {
@@ -70,7 +86,9 @@ impl Error {
             Error::CircuitOpen { policy, .. }
             | Error::RateLimited { policy, .. }
             | Error::BulkheadFull { policy, .. }
-            | Error::Timeout { policy, .. } => policy,
+            | Error::Timeout { policy, .. }
+            | Error::Injected { policy }
+            | Error::InjectedRejection { policy } => policy,
         }
     }
 }
@@ -82,10 +100,10 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e {
             Error::Timeout { .. } => std::io::ErrorKind::TimedOut,
-            Error::RateLimited { .. } | Error::BulkheadFull { .. } => {
-                std::io::ErrorKind::WouldBlock
-            }
-            Error::CircuitOpen { .. } => std::io::ErrorKind::Other,
+            Error::RateLimited { .. }
+            | Error::BulkheadFull { .. }
+            | Error::InjectedRejection { .. } => std::io::ErrorKind::WouldBlock,
+            Error::CircuitOpen { .. } | Error::Injected { .. } => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
     }

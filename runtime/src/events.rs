@@ -147,6 +147,9 @@ pub enum Part {
     Limiter,
     /// The bulkhead, full ([`Error::BulkheadFull`](crate::Error::BulkheadFull)).
     Bulkhead,
+    /// Chaos, rehearsing a rejection
+    /// ([`Error::InjectedRejection`](crate::Error::InjectedRejection)).
+    Chaos,
 }
 
 impl fmt::Display for Part {
@@ -155,7 +158,20 @@ impl fmt::Display for Part {
             Part::Breaker => "breaker",
             Part::Limiter => "limiter",
             Part::Bulkhead => "bulkhead",
+            Part::Chaos => "chaos",
         })
+    }
+}
+
+impl Part {
+    /// What turned the call away, in a sentence: "the breaker", …, "chaos".
+    fn by(self) -> &'static str {
+        match self {
+            Part::Breaker => "the breaker",
+            Part::Limiter => "the limiter",
+            Part::Bulkhead => "the bulkhead",
+            Part::Chaos => "chaos",
+        }
     }
 }
 
@@ -166,6 +182,7 @@ impl fmt::Display for Part {
 /// ```
 /// use staunch_runtime::events::{Part, Reason};
 /// assert_eq!(Reason::Rejected(Part::Breaker).to_string(), "rejected by the breaker");
+/// assert_eq!(Reason::Rejected(Part::Chaos).to_string(), "rejected by chaos");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -180,7 +197,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Failed => f.write_str("failed"),
-            Reason::Rejected(part) => write!(f, "rejected by the {part}"),
+            Reason::Rejected(part) => write!(f, "rejected by {}", part.by()),
         }
     }
 }
@@ -345,7 +362,7 @@ impl fmt::Display for Event {
                 write!(f, "retry {retry} in {wait:?} after: {error}")
             }
             EventKind::Rejected { part, retry_in } => {
-                write!(f, "rejected by the {part}")?;
+                write!(f, "rejected by {}", part.by())?;
                 if !retry_in.is_zero() {
                     write!(f, ", retry in {retry_in:?}")?;
                 }

@@ -28,6 +28,7 @@
 pub mod attempt;
 mod breaker;
 mod bulkhead;
+mod chaos;
 mod classify;
 mod clock;
 mod config;
@@ -55,6 +56,7 @@ mod trace;
 
 pub use attempt::Why;
 pub use breaker::{Breaker, CircuitState};
+pub use chaos::Chaos;
 pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};
 pub use config::{Config, ConfigError, Rate};
@@ -64,7 +66,7 @@ pub use handle::{policy, signals, snapshot, Handle};
 pub use keys::KeyPool;
 pub use policy::{Policy, PolicyBuilder};
 pub use retry::Retry;
-pub use shared::{Observed, Rejections, Signals};
+pub use shared::{Injections, Observed, Rejections, Signals};
 pub use stale::Stale;
 
 /// What the code that `#[resilient]` generates names. Not a public API: it changes without
@@ -74,7 +76,7 @@ pub mod __private {
     pub use crate::attempt::{key_hash, Call, IsResult, Req, Step};
     pub use crate::classify::{Class, Classify};
     pub use crate::private::*;
-    pub use crate::{Breaker, Error, Policy, PolicyBuilder, Retry, Stale};
+    pub use crate::{Breaker, Chaos, Error, Policy, PolicyBuilder, Retry, Stale};
 }
 
 /// Names the root exported before they moved; each points to its new place.

@@ -16,7 +16,7 @@
 //! | `staunch_calls_total` | counter | | calls that ended ([`Signals::calls`](crate::Signals::calls)) |
 //! | `staunch_attempts_total` | counter | `verdict`: `success`, `failure`, `ignored` | attempts that ran, by how the breaker judged them (`ignored`: the caller's own fault) |
 //! | `staunch_retries_total` | counter | | retries made |
-//! | `staunch_rejections_total` | counter | `part`: `breaker`, `limiter`, `bulkhead` | attempts turned away, by the part that turned them away |
+//! | `staunch_rejections_total` | counter | `part`: `breaker`, `limiter`, `bulkhead`, `chaos` | attempts turned away, by the part that turned them away |
 //! | `staunch_fallbacks_total` | counter | | calls that failed or were rejected in a way worth a fallback (and were handed to it, if there is one) |
 //! | `staunch_stale_total` | counter | | calls answered from the stale cache (`stale(…)`) |
 //! | `staunch_inflight` | gauge | | calls in flight |
@@ -237,6 +237,7 @@ fn write_one(shared: &Shared, now: crate::clock::Nanos) {
         ("breaker", r.breaker),
         ("limiter", r.limiter),
         ("bulkhead", r.bulkhead),
+        ("chaos", r.chaos),
     ] {
         counter!(REJECTIONS, "policy" => p(), "part" => part).absolute(n);
     }

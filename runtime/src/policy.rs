@@ -10,7 +10,7 @@ use crate::clock::{self, Mode};
 use crate::config::{ConfigError, Settings};
 use crate::handle::Handle;
 use crate::registry;
-use crate::{Breaker, Config, Error, Retry, Stale};
+use crate::{Breaker, Chaos, Config, Error, Retry, Stale};
 
 /// Builds a [`Policy`]: each part optional.
 ///
@@ -296,6 +296,36 @@ impl PolicyBuilder {
     /// ```
     pub fn deadline(mut self, d: Duration) -> Self {
         self.0.deadline = Some(d);
+        self
+    }
+
+    /// Injects errors, latency and rejections into the policy's attempts at the rates of
+    /// `chaos`, to rehearse an outage (see [`Chaos`] for what each does). Only with the `chaos`
+    /// feature ([`Chaos::ENABLED`]); without it nothing is injected, and a policy that
+    /// configures chaos says so once in [`warnings`](crate::warnings). Chaos belongs to the
+    /// name, like the breaker: the first policy of a name configures it.
+    /// `STAUNCH_<NAME>_CHAOS_ERROR`, `_CHAOS_LATENCY`, `_CHAOS_LATENCY_RATE` and `_CHAOS_REJECT`
+    /// set it (or override it) when the policy is created, without a rebuild.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) fails with a [`ConfigError`] if a rate lies outside `[0, 1]`, or
+    /// `error + reject` exceeds 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Chaos, Error, Policy};
+    /// let p = Policy::builder("docs-b-chaos").chaos(Chaos::new().reject(1.0)).build().unwrap();
+    /// assert_eq!(p.config().chaos, Some(Chaos::new().reject(1.0)));
+    /// let r: Result<(), Error> = p.call(|| Ok(()));
+    /// if Chaos::ENABLED {
+    ///     assert_eq!(r, Err(Error::InjectedRejection { policy: "docs-b-chaos".into() }));
+    ///     assert_eq!(p.handle().signals().rejections.chaos, 1);
+    /// }
+    /// ```
+    pub fn chaos(mut self, chaos: Chaos) -> Self {
+        self.0.chaos = Some(chaos);
         self
     }
 

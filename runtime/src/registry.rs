@@ -99,6 +99,7 @@ fn conflicts(shared: &Shared, config: &Config) {
             (config.max_inflight, config.queue, config.queue_wait)
                 != (first.max_inflight, first.queue, first.queue_wait),
         ),
+        ("chaos", config.chaos.is_some(), config.chaos != first.chaos),
         (
             "retry budget",
             budget(config).is_some(),

@@ -34,8 +34,12 @@ pub(crate) struct Counts {
     pub(crate) failures: global::AtomicU64,
     /// Attempts whose error does not count (the caller's own fault).
     pub(crate) ignored: global::AtomicU64,
-    /// Rejections, by [`Part`] (breaker, limiter, bulkhead).
-    pub(crate) rejected: [global::AtomicU64; 3],
+    /// Rejections, by [`Part`] (breaker, limiter, bulkhead, chaos).
+    pub(crate) rejected: [global::AtomicU64; 4],
+    /// Errors injected by chaos (and returned: not those cut short by a timeout).
+    pub(crate) injected_errors: global::AtomicU64,
+    /// Attempts chaos delayed.
+    pub(crate) injected_delays: global::AtomicU64,
 }
 
 /// What every policy of one name shares: the breaker, the limiters and the bulkhead.
@@ -59,6 +63,9 @@ pub(crate) struct Shared {
     pub(crate) counts: Counts,
     /// Where its events go.
     pub(crate) events: Arc<Sink>,
+    /// Chaos, armed if configured and active (boxed: a policy without it pays one word).
+    #[cfg(feature = "chaos")]
+    chaos: Option<Box<crate::chaos::Injector>>,
 }
 
 /// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
@@ -110,6 +117,9 @@ pub(crate) enum Refusal {
     Limited(Nanos),
     /// By the bulkhead, at its limit.
     Full(usize),
+    /// By chaos, rehearsing a rejection.
+    #[cfg_attr(not(feature = "chaos"), allow(dead_code))]
+    Chaos,
 }
 
 impl Refusal {
@@ -119,6 +129,7 @@ impl Refusal {
             Refusal::Open(d) => (Part::Breaker, d),
             Refusal::Limited(wait) => (Part::Limiter, Duration::from_nanos(wait)),
             Refusal::Full(_) => (Part::Bulkhead, Duration::ZERO),
+            Refusal::Chaos => (Part::Chaos, Duration::ZERO),
         }
     }
 }
@@ -150,8 +161,20 @@ impl Shared {
             },
             budget: config.retry.and_then(|r| r.budget).map(Budget::new),
             plain_ok: config.tokens.is_none() && config.retry.is_none_or(|r| r.budget.is_none()),
+            #[cfg(feature = "chaos")]
+            chaos: config.chaos.filter(crate::Chaos::is_active).map(|c| {
+                let seed = c.seed.unwrap_or_else(rand::random);
+                Box::new(crate::chaos::Injector::new(&c, seed))
+            }),
             config,
         }
+    }
+
+    /// The name's chaos, if it injects anything.
+    #[cfg(feature = "chaos")]
+    #[inline(always)]
+    pub(crate) fn chaos(&self) -> Option<&crate::chaos::Injector> {
+        self.chaos.as_deref()
     }
 
     /// The parts before the bulkhead, in order: the breaker's pass, and how long to wait for
@@ -320,6 +343,7 @@ impl Shared {
                 retry_after: Duration::from_nanos(wait),
             },
             Refusal::Full(limit) => Error::BulkheadFull { policy, limit },
+            Refusal::Chaos => Error::InjectedRejection { policy },
         }
     }
 
@@ -416,6 +440,12 @@ impl Shared {
                 breaker: self.counts.rejected[0].load(Ordering::Relaxed),
                 limiter: self.counts.rejected[1].load(Ordering::Relaxed),
                 bulkhead: self.counts.rejected[2].load(Ordering::Relaxed),
+                chaos: self.counts.rejected[3].load(Ordering::Relaxed),
+            },
+            injected: Injections {
+                errors: self.counts.injected_errors.load(Ordering::Relaxed),
+                delays: self.counts.injected_delays.load(Ordering::Relaxed),
+                rejections: self.counts.rejected[3].load(Ordering::Relaxed),
             },
         }
     }
@@ -503,6 +533,9 @@ pub struct Signals {
     pub ignored: u64,
     /// Attempts turned away, by the part that turned them away, since the policy was created.
     pub rejections: Rejections,
+    /// What chaos injected since the policy was created (all zero without the `chaos`
+    /// feature).
+    pub injected: Injections,
 }
 
 impl Signals {
@@ -556,13 +589,49 @@ pub struct Rejections {
     pub limiter: u64,
     /// By the bulkhead.
     pub bulkhead: u64,
+    /// By chaos, rehearsing a rejection ([`Chaos::reject`](crate::Chaos::reject)).
+    pub chaos: u64,
 }
 
 impl Rejections {
     /// All of them.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.breaker + self.limiter + self.bulkhead
+        self.breaker + self.limiter + self.bulkhead + self.chaos
+    }
+}
+
+/// What chaos injected into a policy's attempts (see [`Chaos`](crate::Chaos)).
+///
+/// # Examples
+///
+/// ```
+/// use staunch_runtime::{Chaos, Error, Policy};
+/// let p = Policy::builder("docs-injections").chaos(Chaos::new().error(1.0)).build().unwrap();
+/// let _ = p.call(|| Ok::<_, Error>(()));
+/// let i = p.handle().signals().injected;
+/// let expected = if Chaos::ENABLED { 1 } else { 0 };
+/// assert_eq!((i.errors, i.delays, i.rejections), (expected, 0, 0));
+/// assert_eq!(i.total(), expected);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Injections {
+    /// Attempts failed with [`Error::Injected`](crate::Error::Injected) (counted as failures
+    /// too).
+    pub errors: u64,
+    /// Attempts delayed by [`Chaos::latency`](crate::Chaos::latency).
+    pub delays: u64,
+    /// Attempts turned away with [`Error::InjectedRejection`](crate::Error::InjectedRejection)
+    /// (the same as [`Rejections::chaos`]).
+    pub rejections: u64,
+}
+
+impl Injections {
+    /// Faults of every kind.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.errors + self.delays + self.rejections
     }
 }
 

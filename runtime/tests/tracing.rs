@@ -398,3 +398,26 @@ async fn an_async_attempt_s_span_ends_with_it_and_its_events_name_it() {
         .collect();
     assert_eq!(spans, ["1", "2"]);
 }
+
+/// Regression: an attempt that chaos ends in place of its body left its span entered on the
+/// thread, so everything logged after it looked like part of it.
+#[cfg(feature = "chaos")]
+#[test]
+fn an_attempt_ended_by_chaos_leaves_its_span() {
+    use staunch_runtime::Chaos;
+    let capture = captured(LevelFilter::DEBUG, || {
+        for (name, chaos) in [
+            ("tr-chaos-error", Chaos::new().error(1.0)),
+            ("tr-chaos-reject", Chaos::new().reject(1.0)),
+        ] {
+            let p = Policy::builder(name).chaos(chaos).build().unwrap();
+            let r = p.call(|| Ok::<_, Error>(1));
+            assert!(r.is_err(), "{name}: chaos answers");
+            tracing::info!(target: "staunch", name, "after");
+        }
+    });
+    let events = capture.events.lock().unwrap().clone();
+    let after: Vec<_> = events.iter().filter(|e| e.message == "after").collect();
+    assert_eq!(after.len(), 2);
+    assert!(after.iter().all(|e| e.span.is_none()), "{after:?}");
+}

@@ -112,6 +112,30 @@ pub async fn llm(n: u32) -> Result<Reply, MyError> {
     Ok(Reply(u64::from(n)))
 }
 
+/// Chaos, in a build with or without the `chaos` feature.
+///
+/// # Errors
+///
+/// When the service fails, or chaos says it did.
+#[resilient(
+    retry(max = 1),
+    chaos(error = 0.1, latency = "200ms", latency_rate = 0.2, reject = 0.05)
+)]
+pub async fn rehearsed(n: u32) -> Result<u32, MyError> {
+    tokio::task::yield_now().await;
+    Ok(n)
+}
+
+/// Chaos on a sync function.
+///
+/// # Errors
+///
+/// When chaos says it failed.
+#[resilient(chaos(reject = 1))]
+pub fn rejected() -> Result<(), MyError> {
+    Ok(())
+}
+
 /// A bare retry, an unnamed policy.
 ///
 /// # Errors

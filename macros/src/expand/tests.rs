@@ -387,3 +387,20 @@ fn a_syntax_error_in_a_group_is_the_only_error() {
     assert_eq!(all[0], "`rps` takes a value, not a list: write `rps = 10`");
     assert!(all[1].starts_with("unknown option `zzz`"), "{all:?}");
 }
+
+#[test]
+fn chaos_is_emitted_the_same_in_every_build() {
+    let out = expands(
+        "name = \"rehearsal\", chaos(reject = 0.05, latency = \"200ms\", error = 0.1, latency_rate = 0.2)",
+        "fn ask(prompt: &str) -> Result<Reply, E> { call(prompt) }",
+    );
+    let builder = quote! {
+        get_or_init(|| ::staunch::__private::Policy::builder("rehearsal")
+            .chaos(::staunch::__private::Chaos::new()
+                .error(0.1)
+                .latency_rate(0.2)
+                .reject(0.05)
+                .latency(::core::time::Duration::from_nanos(200000000))))
+    };
+    assert!(out.contains(&builder.to_string()), "{out}");
+}

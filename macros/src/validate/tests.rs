@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -329,7 +329,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`",
         ]
     );
 }
@@ -367,6 +367,13 @@ fn every_example_is_valid() {
     each(RETRY, |example| format!("retry({example})"));
     each(BREAKER, |example| format!("breaker({example})"));
     each(STALE, |example| format!("stale({example})"));
+    each(CHAOS, |example| {
+        if example.starts_with("latency =") {
+            format!("chaos({example})")
+        } else {
+            format!("chaos({example}, latency = 1)")
+        }
+    });
 }
 
 /// "expected one of" lists exactly the names of the group's table, in order.
@@ -384,6 +391,7 @@ fn the_lists_are_the_tables() {
         ("retry", list(RETRY)),
         ("breaker", list(BREAKER)),
         ("stale", list(STALE)),
+        ("chaos", list(CHAOS)),
     ] {
         assert_eq!(
             one(&format!("{group}(zzz = 1)")),
@@ -396,7 +404,8 @@ fn the_lists_are_the_tables() {
     );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
-    assert_eq!(groups, ["retry", "breaker", "stale"]);
+    assert_eq!(groups, ["retry", "breaker", "stale", "chaos"]);
+    assert_eq!(list(CHAOS), "`error`, `latency`, `latency_rate`, `reject`");
 }
 
 #[test]
@@ -519,4 +528,82 @@ fn a_queue_needs_a_bulkhead_and_a_queue_wait_needs_a_queue() {
         one("max_inflight = 1, queue = 1, queue_wait = 0"),
         "`queue_wait` must be greater than 0: write e.g. `queue_wait = \"2s\"`"
     );
+}
+
+#[test]
+fn chaos_rates_are_fractions_and_say_what_they_inject() {
+    let c = ok("chaos(error = 0.1, latency = \"200ms\", latency_rate = 0.2, reject = 0.05)")
+        .chaos
+        .unwrap();
+    assert_eq!(
+        (c.error, c.latency, c.latency_rate, c.reject),
+        (Some(0.1), Some(200_000_000), Some(0.2), Some(0.05))
+    );
+    // the bounds are inclusive, and rates of 0 and 1 are whole numbers too
+    let c = ok("chaos(error = 0, reject = 1)").chaos.unwrap();
+    assert_eq!((c.error, c.reject), (Some(0.0), Some(1.0)));
+    assert_eq!(
+        ok("chaos(error = 0.5, reject = 0.5)").chaos.unwrap().error,
+        Some(0.5)
+    );
+    // a sync function may rehearse too
+    let (cfg, errors) = check("chaos(latency = 1)", "fn f() -> Result<(), E> { Ok(()) }");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(cfg.chaos.unwrap().latency, Some(1_000_000_000));
+    for (bad, message) in [
+        (
+            "chaos",
+            "`chaos` needs at least one of `error`, `latency` or `reject`: write e.g. `chaos(error = 0.1)`",
+        ),
+        (
+            "chaos()",
+            "`chaos` needs at least one of `error`, `latency` or `reject`: write e.g. `chaos(error = 0.1)`",
+        ),
+        (
+            "chaos = 0.1",
+            "`chaos` takes a list of options, not a value: write `chaos(error = 0.1)` or a bare `chaos`",
+        ),
+        (
+            "chaos(error = 1.5)",
+            "`error` must be a fraction between 0 and 1 (0.1: one attempt in ten), such as `error = 0.1`",
+        ),
+        (
+            "chaos(reject = -0.1)",
+            "`reject` must be a fraction between 0 and 1 (0.1: one attempt in ten), such as `reject = 0.05`",
+        ),
+        (
+            "chaos(error = \"10%\")",
+            "`error` takes a number: write e.g. `error = 0.1`",
+        ),
+        (
+            "chaos(latency_rate = 0.5)",
+            "`latency_rate` needs `latency`: add e.g. `latency = \"200ms\"`",
+        ),
+        (
+            "chaos(error = 0.7, reject = 0.4)",
+            "`error` and `reject` add up to more than 1 (an attempt is rejected, fails, or runs): lower one of them",
+        ),
+        (
+            "chaos(latency = \"soon\")",
+            "cannot read `\"soon\"` as a duration; write a number and a unit: `\"250ms\"`, `\"2s\"`, `\"1m\"` or `\"1h\"`",
+        ),
+        (
+            "error = 0.1",
+            "`error` is an option of `chaos`: write `chaos(error = …)`",
+        ),
+        (
+            "chaos(errors = 0.1)",
+            "unknown option `errors` of `chaos`; did you mean `error`?",
+        ),
+        (
+            "retry(latency = 1)",
+            "`latency` is an option of `chaos`, not of `retry`: write `chaos(latency = …)`",
+        ),
+        (
+            "chaos(error = 0.1, error = 0.2)",
+            "`error` is set twice in `chaos(…)`; remove one of them",
+        ),
+    ] {
+        assert_eq!(one(bad), message, "{bad}");
+    }
 }
