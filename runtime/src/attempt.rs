@@ -174,7 +174,7 @@ impl<R: IsResult> Drop for Unwinding<'_, '_, '_, R> {
         if let Some(admitted) = self.0.take() {
             let now = Mode::Sync.now();
             self.1.panicked(now);
-            admitted.failure(now);
+            admitted.failure(self.1.started, now);
         }
     }
 }
@@ -252,7 +252,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         if self.is_plain_success(&out) {
             slot.succeeded();
             self.succeeded::<true>();
-            admitted.success();
+            admitted.success(self.started, clock::now_sync);
             return Step::Done(out);
         }
         drop(slot);
@@ -389,7 +389,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         if self.is_plain_success(&out) {
             slot.succeeded();
             self.succeeded::<false>();
-            admitted.success();
+            admitted.success(self.started, clock::now_async);
             return Step::Done(out);
         }
         drop(slot);
@@ -405,7 +405,13 @@ impl<'p, R: IsResult> Call<'p, R> {
     #[inline(always)]
     fn start<const SYNC: bool, const TRACED: bool>(&mut self) {
         // `tracing` wants attempts only at `DEBUG`, and then the attempt is `TRACED`
-        self.started = if TRACED || self.plan.shared.queues(Kinds::ATTEMPT | Kinds::TIMED) {
+        // and the breaker, for slow calls or a time window (`CLOCKED`, in the same mask)
+        self.started = if TRACED
+            || self
+                .plan
+                .shared
+                .queues(Kinds::ATTEMPT | Kinds::TIMED | Kinds::CLOCKED)
+        {
             Self::clock::<SYNC>()
         } else {
             0
@@ -484,7 +490,7 @@ impl<'p, R: IsResult> Call<'p, R> {
     ) -> ! {
         let now = Mode::Async.now();
         self.panicked(now);
-        admitted.failure(now);
+        admitted.failure(self.started, now);
         drop(slot);
         resume_unwind(panic)
     }
@@ -558,7 +564,14 @@ impl<'p, R: IsResult> Call<'p, R> {
             }
             shared.count_success();
             self.attempted(Verdict::Success, None, now);
-            admitted.success();
+            admitted.success(
+                self.started,
+                if SYNC {
+                    clock::now_sync
+                } else {
+                    clock::now_async
+                },
+            );
             return Settled::Step(Step::Done(out));
         };
         let class = (self.classify)(e);
@@ -573,7 +586,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         }
         shared.counts.failures.fetch_add(1, Ordering::Relaxed);
         self.attempted(Verdict::Failure, text(Kinds::ATTEMPT), now);
-        admitted.failure(now);
+        admitted.failure(self.started, now);
         // a hint is honoured up to `max_delay`; a policy with a limit holds every caller off
         // for it, not only this one, and never longer than `max_delay`
         let cap = self.plan.retry.unwrap_or_default().max_delay;
