@@ -467,3 +467,50 @@ fn the_environment_overrides_the_rate_and_the_slow_call_bound() {
         );
     }
 }
+
+/// The failure-rate breaker reports its state changes as events, as the other one does: it
+/// opens, turns half-open, re-opens on a slow trial, and closes.
+#[test]
+fn state_changes_are_reported_as_events() {
+    use staunch_runtime::events::{self, EventKind, Filter, Kinds};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let _s = events::subscribe(
+        Filter::policy("rate-events").kinds(Kinds::STATE),
+        move |e| {
+            if let EventKind::StateChange { from, to } = e.kind {
+                sink.lock().unwrap().push((from, to));
+            }
+        },
+    );
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let p = Policy::builder("rate-events")
+        .breaker(
+            Breaker::new()
+                .window_calls(2)
+                .slow_call(SEC)
+                .cooldown(10 * SEC),
+        )
+        .build()
+        .unwrap();
+    let _ = call(&p, &clock, true, Duration::ZERO);
+    let _ = call(&p, &clock, false, Duration::ZERO); // 1 of 2: open
+    clock.advance(10 * SEC);
+    let _ = call(&p, &clock, true, 2 * SEC); // a slow trial: open again
+    clock.advance(10 * SEC);
+    let _ = call(&p, &clock, true, Duration::ZERO); // closes
+    events::flush();
+    use CircuitState::{Closed, HalfOpen, Open};
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Closed, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Closed)
+        ]
+    );
+}
