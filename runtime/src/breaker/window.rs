@@ -15,7 +15,9 @@
 //!   bits). A recording adds to its bucket if the tag is its lap (or a later one: the clocks may
 //!   disagree), and starts the bucket afresh otherwise, in one compare-and-swap. The window's sums
 //!   are the buckets whose tags match the last ten tenths. A bucket saturates at 65,535 calls
-//!   (later calls of that tenth are not counted).
+//!   (later calls of that tenth are not counted) A tag is 16 bits: a bucket left untouched for exactly a
+//!   multiple of 65,536 windows (a 60 s window: 45 days without a call in that tenth) would be
+//!   read as current until the next call of its tenth starts it afresh.
 //!
 //! Clearing (when the breaker closes) swaps every slot or bucket empty and takes what it held
 //! off the sums, with the same protocol as a recording, so it cannot undo a recording it races.
