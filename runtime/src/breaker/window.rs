@@ -17,7 +17,7 @@
 //!   are the buckets whose tags match the last ten tenths. A bucket saturates at 65,535 calls
 //!   (later calls of that tenth are not counted) A tag is 16 bits: a bucket left untouched for exactly a
 //!   multiple of 65,536 windows (a 60 s window: 45 days without a call in that tenth) would be
-//!   read as current until the next call of its tenth starts it afresh.
+//!   taken for current (its old counts read, and added to) for that one tenth.
 //!
 //! Clearing (when the breaker closes) swaps every slot or bucket empty and takes what it held
 //! off the sums, with the same protocol as a recording, so it cannot undo a recording it races.
