@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -30,6 +30,9 @@ const VARIANTS: &[&str] = &[
     "ours_keyed_10000",
     "governor_keyed_10000",
     "ours_breaker",
+    "ours_breaker_window",
+    "ours_breaker_window_slow",
+    "ours_breaker_window_time",
     "failsafe",
     "ours_retry",
     "backon",
@@ -51,6 +54,21 @@ const VARIANTS: &[&str] = &[
     "sync_ours_attribute_info",
     "async_ours_attribute_info",
 ];
+
+/// The failure-rate breaker of `variant`: a window of 100 calls, with a slow-call bound (the
+/// attempt reads the clock at its start and end), or a time window of 60 s (the same).
+fn window_breaker_policy(variant: &str) -> staunch::Policy {
+    let b = staunch::Breaker::new().failure_rate(0.5);
+    let b = match variant {
+        "ours_breaker_window_slow" => b.window_calls(100).slow_call(Duration::from_secs(2)),
+        "ours_breaker_window_time" => b.window_time(Duration::from_secs(60)),
+        _ => b.window_calls(100),
+    };
+    staunch::Policy::builder("icount")
+        .breaker(b)
+        .build()
+        .expect("valid policy")
+}
 
 /// An events subscriber that wants only breaker state changes: filtered out for attempts.
 fn watch_states() {
@@ -150,6 +168,10 @@ fn run(variant: &str, n: u64) {
         }
         "ours_breaker" => {
             let p = breaker_policy("icount");
+            sync_loop(n, |i| call_policy(&p, i).is_ok());
+        }
+        "ours_breaker_window" | "ours_breaker_window_slow" | "ours_breaker_window_time" => {
+            let p = window_breaker_policy(variant);
             sync_loop(n, |i| call_policy(&p, i).is_ok());
         }
         "failsafe" => {

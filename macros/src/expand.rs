@@ -569,6 +569,35 @@ fn breaker(b: &BreakerConfig) -> TokenStream {
         let d = nanos(d);
         t.extend(quote!(.max_half_open(#d)));
     }
+    for (name, v) in [
+        ("failure_rate", b.failure_rate),
+        ("slow_rate", b.slow_rate),
+        ("cooldown_multiplier", b.cooldown_multiplier),
+    ] {
+        if let Some(v) = v {
+            let (name, v) = (Ident::new(name, Span::call_site()), float(v));
+            t.extend(quote!(.#name(#v)));
+        }
+    }
+    for (name, n) in [("window_calls", b.window_calls), ("min_calls", b.min_calls)] {
+        if let Some(n) = n {
+            let (name, n) = (
+                Ident::new(name, Span::call_site()),
+                Literal::u32_unsuffixed(n),
+            );
+            t.extend(quote!(.#name(#n)));
+        }
+    }
+    for (name, d) in [
+        ("window_time", b.window_time),
+        ("slow_call", b.slow_call),
+        ("max_cooldown", b.max_cooldown),
+    ] {
+        if let Some(d) = d {
+            let (name, d) = (Ident::new(name, Span::call_site()), nanos(d));
+            t.extend(quote!(.#name(#d)));
+        }
+    }
     t
 }
 

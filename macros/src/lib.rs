@@ -49,6 +49,14 @@ use proc_macro::TokenStream;
 /// | `breaker(cooldown = D)` | `30` (seconds) | a duration | how long it stays open before trial calls |
 /// | `breaker(half_open = M)` | `1` | 1 ≤ M ≤ 65535 | trial calls at a time; M successes close it |
 /// | `breaker(max_half_open = D)` | no bound | a duration > 0 | the longest it stays half-open without a verdict; past it, it re-opens for a full cooldown and the late trials' answers are ignored |
+/// | `breaker(failure_rate = F)` | `0.5` once any window option is set | 0 < F ≤ 1 (a fraction, not a percentage) | a failure-rate breaker: open when at least F of the calls in the sliding window failed (resilience4j's `failureRateThreshold`); any of `failure_rate`, `window_calls`, `window_time`, `min_calls`, `slow_call`, `slow_rate` makes one, and conflicts with `threshold` |
+/// | `breaker(window_calls = N)` | `100` | 1 ≤ N ≤ 1000000 | the window is the last N calls (count-based); conflicts with `window_time` |
+/// | `breaker(window_time = D)` | count-based | D ≥ 10ms | the window is the calls that ended in the last D (time-based, ten buckets of D/10) |
+/// | `breaker(min_calls = N)` | `100`, or `window_calls` if smaller | 1 ≤ N (≤ `window_calls`) | the fewest calls in the window before its rates are judged |
+/// | `breaker(slow_call = D)` | no call is slow | a duration > 0 | a call longer than D (admission to outcome) is slow: it counts in the slow-call rate whether it succeeded or failed, and a slow trial re-opens a half-open breaker; attempts are timed only with this option or `window_time` |
+/// | `breaker(slow_rate = F)` | `1.0` | 0 < F ≤ 1 | open when at least F of the calls in the window were slow |
+/// | `breaker(max_cooldown = D)` | every open period lasts `cooldown` | D ≥ `cooldown` | an exponential open period: each re-open from half-open multiplies the cooldown by `cooldown_multiplier`, up to D; closing brings it back to `cooldown` (either kind of breaker) |
+/// | `breaker(cooldown_multiplier = F)` | `2.0` | F ≥ 1.0; needs `max_cooldown` | the factor of each re-open |
 /// | `breaker(on = path)` | every error counts (but the caller's own faults) | a `fn(&E) -> bool` | which errors count against the breaker; one that does not is neither a success nor a failure, is not retried, and goes to the fallback |
 /// | `rps = R` / `rpm = R` | no limit | R > 0, not both | a token bucket refilled at R a second / a minute |
 /// | `burst = B` | one second of `rps`, at least 1 | B ≥ 1; needs `rps` or `rpm` | the bucket's size |

@@ -7,6 +7,8 @@
 //! [`Config`] whose every value is within its bounds, or into every mistake found, each spanned
 //! on the offending tokens.
 
+use std::time::Duration;
+
 use proc_macro2::Span;
 use syn::{Expr, Ident, LitStr};
 
@@ -80,6 +82,112 @@ pub struct BreakerConfig {
     pub max_half_open: Option<u64>,
     /// Which errors count against the breaker.
     pub on: Option<syn::Path>,
+    /// A fraction in (0, 1].
+    pub failure_rate: Option<f64>,
+    pub window_calls: Option<u32>,
+    /// Nanoseconds, at least 10 ms.
+    pub window_time: Option<u64>,
+    pub min_calls: Option<u32>,
+    /// Nanoseconds, greater than 0.
+    pub slow_call: Option<u64>,
+    /// A fraction in (0, 1].
+    pub slow_rate: Option<f64>,
+    /// Nanoseconds.
+    pub max_cooldown: Option<u64>,
+    /// At least 1.0.
+    pub cooldown_multiplier: Option<f64>,
+    /// The options written, with their names' and values' spans, for the checks across them.
+    written: Vec<(&'static str, Span, Span)>,
+}
+
+/// The options that make a failure-rate breaker.
+const RATE_OPTIONS: [&str; 6] = [
+    "failure_rate",
+    "window_calls",
+    "window_time",
+    "min_calls",
+    "slow_call",
+    "slow_rate",
+];
+
+impl BreakerConfig {
+    /// Notes that `v` was written (after its row checked it).
+    fn wrote(&mut self, name: &'static str, v: &Given) {
+        self.written
+            .push((name, v.ident.span(), syn::spanned::Spanned::span(v.expr)));
+    }
+
+    fn at(&self, name: &str) -> Option<(Span, Span)> {
+        self.written
+            .iter()
+            .find(|w| w.0 == name)
+            .map(|&(_, n, v)| (n, v))
+    }
+
+    /// The checks across the options of `breaker(…)`.
+    fn checked(self, errors: &mut Errors) -> Self {
+        let rate = self.written.iter().find(|w| RATE_OPTIONS.contains(&w.0));
+        if let (Some(&(option, span, _)), Some(_)) = (rate, self.at("threshold")) {
+            errors.at(
+                span,
+                format!("`{option}` makes a failure-rate breaker, which conflicts with `threshold` (failures in a row): set only one of them"),
+            );
+        }
+        if let (Some(_), Some((span, _))) = (self.at("window_calls"), self.at("window_time")) {
+            let later = if self.written.iter().position(|w| w.0 == "window_calls")
+                > self.written.iter().position(|w| w.0 == "window_time")
+            {
+                (
+                    "window_calls",
+                    "window_time",
+                    self.at("window_calls").map_or(span, |a| a.0),
+                )
+            } else {
+                ("window_time", "window_calls", span)
+            };
+            errors.at(
+                later.2,
+                format!(
+                    "`{}` conflicts with `{}`: set only one window, by calls or by time",
+                    later.0, later.1
+                ),
+            );
+        }
+        if let (Some(m), Some(n), Some((_, span))) =
+            (self.min_calls, self.window_calls, self.at("min_calls"))
+        {
+            if m > n {
+                errors.at(
+                    span,
+                    format!("`min_calls` must be at most `window_calls` ({n}): the window never holds more"),
+                );
+            }
+        }
+        if let (Some((span, _)), None) = (self.at("cooldown_multiplier"), self.at("max_cooldown")) {
+            errors.at(
+                span,
+                "`cooldown_multiplier` needs `max_cooldown`: add e.g. `max_cooldown = \"10m\"`",
+            );
+        }
+        if let (Some(max), Some((_, span))) = (self.max_cooldown, self.at("max_cooldown")) {
+            let cooldown = self.cooldown.unwrap_or(30_000_000_000);
+            if max < cooldown {
+                errors.at(
+                    span,
+                    format!(
+                        "`max_cooldown` must be at least `cooldown` ({}s{})",
+                        Duration::from_nanos(cooldown).as_secs_f64(),
+                        if self.cooldown.is_some() {
+                            ""
+                        } else {
+                            " by default"
+                        }
+                    ),
+                );
+            }
+        }
+        self
+    }
 }
 
 /// `stale(...)`, checked.
@@ -170,7 +278,8 @@ static TOP: &[Row<Top>] = &[
         "breaker(threshold = 5)",
         || names(BREAKER),
         |t, o, ex, e| {
-            t.cfg.breaker = group(o, ex, BREAKER, BreakerConfig::default(), e);
+            t.cfg.breaker =
+                group(o, ex, BREAKER, BreakerConfig::default(), e).map(|c| c.checked(e));
         },
     ),
     value("rps", "rps = 10", |t, v, e| t.rate(v, e, Rate::PerSecond)),
@@ -269,6 +378,7 @@ static RETRY: &[Row<RetryConfig>] = &[
 static BREAKER: &[Row<BreakerConfig>] = &[
     value("threshold", "threshold = 5", |c, v, e| {
         c.threshold = v.int(1, e);
+        c.wrote("threshold", v);
     }),
     value("cooldown", "cooldown = 30", |c, v, e| {
         c.cooldown = v.duration(e);
@@ -287,6 +397,62 @@ static BREAKER: &[Row<BreakerConfig>] = &[
         c.max_half_open = v.positive_duration(e);
     }),
     value("on", "on = is_outage", |c, v, e| c.on = v.path(e)),
+    value("failure_rate", "failure_rate = 0.5", |c, v, e| {
+        c.failure_rate = v.fraction(e);
+        c.wrote("failure_rate", v);
+    }),
+    value("window_calls", "window_calls = 100", |c, v, e| {
+        c.window_calls = v.int(1, e).filter(|&n| {
+            // the runtime counts a window's calls in 20 bits
+            let fits = n <= 1_000_000;
+            if !fits {
+                e.on(v.expr, format!("`{}` must be at most 1000000", v.ident));
+            }
+            fits
+        });
+        c.wrote("window_calls", v);
+    }),
+    value("window_time", "window_time = \"60s\"", |c, v, e| {
+        c.window_time = v.duration(e).filter(|&d| {
+            // ten buckets of at least a millisecond
+            let long = d >= 10_000_000;
+            if !long {
+                e.on(
+                    v.expr,
+                    format!(
+                        "`{}` must be at least 10ms: write e.g. `{}`",
+                        v.ident, v.example
+                    ),
+                );
+            }
+            long
+        });
+        c.wrote("window_time", v);
+    }),
+    value("min_calls", "min_calls = 20", |c, v, e| {
+        c.min_calls = v.int(1, e);
+        c.wrote("min_calls", v);
+    }),
+    value("slow_call", "slow_call = \"2s\"", |c, v, e| {
+        c.slow_call = v.positive_duration(e);
+        c.wrote("slow_call", v);
+    }),
+    value("slow_rate", "slow_rate = 0.8", |c, v, e| {
+        c.slow_rate = v.fraction(e);
+        c.wrote("slow_rate", v);
+    }),
+    value("max_cooldown", "max_cooldown = \"10m\"", |c, v, e| {
+        c.max_cooldown = v.duration(e);
+        c.wrote("max_cooldown", v);
+    }),
+    value(
+        "cooldown_multiplier",
+        "cooldown_multiplier = 2.0",
+        |c, v, e| {
+            c.cooldown_multiplier = v.at_least_one(e);
+            c.wrote("cooldown_multiplier", v);
+        },
+    ),
 ];
 
 /// The options of `stale(...)`.
@@ -301,17 +467,17 @@ static STALE: &[Row<StaleConfig>] = &[
 
 /// The options of `chaos(...)`.
 static CHAOS: &[Row<ChaosConfig>] = &[
-    value("error", "error = 0.1", |c, v, e| c.error = v.fraction(e)),
+    value("error", "error = 0.1", |c, v, e| c.error = v.chance(e)),
     value("latency", "latency = \"200ms\"", |c, v, e| {
         c.latency = v.duration(e);
     }),
     value("latency_rate", "latency_rate = 0.2", |c, v, e| {
         c.latency_rate_at = Some(v.ident.span());
-        c.latency_rate = v.fraction(e);
+        c.latency_rate = v.chance(e);
     }),
     value("reject", "reject = 0.05", |c, v, e| {
         c.reject_at = Some(v.ident.span());
-        c.reject = v.fraction(e);
+        c.reject = v.chance(e);
     }),
 ];
 

@@ -138,8 +138,8 @@ impl Given<'_> {
         None
     }
 
-    /// A fraction in [0, 1] (the rates of `chaos`).
-    pub fn fraction(&self, errors: &mut Errors) -> Option<f64> {
+    /// A chance: a fraction in [0, 1] (the rates of `chaos`).
+    pub fn chance(&self, errors: &mut Errors) -> Option<f64> {
         let v = self.float("0.1", errors)?;
         if (0.0..=1.0).contains(&v) {
             return Some(v);
@@ -154,7 +154,7 @@ impl Given<'_> {
         None
     }
 
-    /// A number of at least 1.0 (`backoff`).
+    /// A number of at least 1.0 (`backoff`, `cooldown_multiplier`).
     pub fn at_least_one(&self, errors: &mut Errors) -> Option<f64> {
         let v = self.float("2.0", errors)?;
         if v >= 1.0 {
@@ -163,10 +163,37 @@ impl Given<'_> {
         self.wrong(
             errors,
             format!(
-                "`{}` must be at least 1.0 (1.0 waits the same `delay` before every retry)",
-                self.ident
+                "`{}` must be at least 1.0 ({})",
+                self.ident,
+                if self.ident == "cooldown_multiplier" {
+                    "1.0 keeps every open period at `cooldown`"
+                } else {
+                    "1.0 waits the same `delay` before every retry"
+                }
             ),
         );
+        None
+    }
+
+    /// A fraction in (0, 1] (`failure_rate`, `slow_rate`).
+    pub fn fraction(&self, errors: &mut Errors) -> Option<f64> {
+        let v = self.float("0.5", errors)?;
+        if v > 0.0 && v <= 1.0 {
+            return Some(v);
+        }
+        let ident = self.ident;
+        let message = if v > 1.0 && v <= 100.0 {
+            format!(
+                "`{ident}` is a fraction, not a percentage: write `{ident} = {}` for {v} %",
+                v / 100.0
+            )
+        } else {
+            format!(
+                "`{ident}` must be a fraction in (0, 1]: write e.g. `{}`",
+                self.example
+            )
+        };
+        self.wrong(errors, message);
         None
     }
 

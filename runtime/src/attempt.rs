@@ -210,7 +210,7 @@ impl<R: IsResult> Drop for Unwinding<'_, '_, '_, R> {
         if let Some(admitted) = self.0.take() {
             let now = Mode::Sync.now();
             self.1.panicked(now);
-            admitted.failure(now);
+            admitted.failure(self.1.started_at(), now);
         }
         if self.1.traced() {
             // the attempt's span, entered by `attempt_sync` (a call caught and used again
@@ -304,7 +304,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         if self.is_plain_success(&out) {
             slot.succeeded();
             self.succeeded::<true>();
-            admitted.success();
+            admitted.success(self.started_at(), clock::now_sync);
             return Step::Done(out);
         }
         drop(slot);
@@ -448,7 +448,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         if self.is_plain_success(&out) {
             slot.succeeded();
             self.succeeded::<false>();
-            admitted.success();
+            admitted.success(self.started_at(), clock::now_async);
             return Step::Done(out);
         }
         drop(slot);
@@ -521,8 +521,14 @@ impl<'p, R: IsResult> Call<'p, R> {
     #[inline(always)]
     fn start<const SYNC: bool>(&mut self, traced: bool) {
         // `tracing` wants attempts only at `DEBUG`, and then the attempt is `traced`; the
+        // breaker wants them for slow calls or a time window (`CLOCKED`, in the same mask). The
         // lowest bit of `started` is the sync attempt's span (see `enter_span`), clear here
-        self.started = if traced || self.plan.shared.queues(Kinds::ATTEMPT | Kinds::TIMED) {
+        self.started = if traced
+            || self
+                .plan
+                .shared
+                .queues(Kinds::ATTEMPT | Kinds::TIMED | Kinds::CLOCKED)
+        {
             Self::clock::<SYNC>() << 1
         } else {
             0
@@ -544,6 +550,12 @@ impl<'p, R: IsResult> Call<'p, R> {
             };
             self.started = started | TRACED;
         }
+    }
+
+    /// When the current attempt began, if it was timed (0 otherwise).
+    #[inline(always)]
+    fn started_at(&self) -> Nanos {
+        self.started >> 1
     }
 
     /// Whether the current sync attempt holds a span.
@@ -642,7 +654,7 @@ impl<'p, R: IsResult> Call<'p, R> {
     ) -> ! {
         let now = Mode::Async.now();
         self.panicked(now);
-        admitted.failure(now);
+        admitted.failure(self.started_at(), now);
         drop(slot);
         resume_unwind(panic)
     }
@@ -716,7 +728,14 @@ impl<'p, R: IsResult> Call<'p, R> {
             }
             shared.count_success();
             self.attempted(Verdict::Success, None, now);
-            admitted.success();
+            admitted.success(
+                self.started_at(),
+                if SYNC {
+                    clock::now_sync
+                } else {
+                    clock::now_async
+                },
+            );
             return Settled::Step(Step::Done(out));
         };
         let class = (self.classify)(e);
@@ -731,7 +750,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         }
         shared.counts.failures.fetch_add(1, Ordering::Relaxed);
         self.attempted(Verdict::Failure, text(Kinds::ATTEMPT), now);
-        admitted.failure(now);
+        admitted.failure(self.started_at(), now);
         // a hint is honoured up to `max_delay`; a policy with a limit holds every caller off
         // for it, not only this one, and never longer than `max_delay`
         let cap = self.plan.retry.unwrap_or_default().max_delay;

@@ -1,13 +1,53 @@
-//! Circuit breaker: consecutive failures open it, a cooldown later trial calls test it.
+//! Circuit breaker: consecutive failures (or a failure rate over a sliding window) open it, a
+//! cooldown later trial calls test it.
 //!
 //! All state is in atomics. The phase word packs the state, a "forced by an operator" flag and
 //! a generation that every transition bumps; the trial word packs the half-open period's
 //! generation with its trials in flight and its successes, so a trial of an earlier period can
 //! neither close nor re-open a later one, and the counters of a new period start at zero without
-//! anyone resetting them. Only the thread that opens a period writes when it opened, published
-//! with its generation, so a late failure cannot move a later cooldown. A period half-open too
-//! long (`max_half_open`) is forfeited: its trials' slots are cleared and their outcomes ignored.
-//! The closed state's path is one load. `loom_models.rs` checks these protocols.
+//! anyone resetting them. Only the thread that opens a period writes when it opened (and for how
+//! long: the exponential open period), published with its generation, so a late failure cannot
+//! move a later cooldown. A period half-open too long (`max_half_open`) is forfeited: its
+//! trials' slots are cleared and their outcomes ignored. The closed state's path is one load.
+//! `loom_models.rs` checks these protocols.
+//!
+//! # The failure-rate breaker, against resilience4j
+//!
+//! With `failure_rate` (or any window option), the closed breaker keeps a sliding window
+//! (`breaker/window.rs`) instead of a count of failures in a row, as resilience4j's `CircuitBreaker` does.
+//! Its options are resilience4j's, with rates as fractions: `failure_rate` is
+//! `failureRateThreshold` / 100, `slow_rate` is `slowCallRateThreshold` / 100, `slow_call` is
+//! `slowCallDurationThreshold`, `min_calls` is `minimumNumberOfCalls`, `window_calls` and
+//! `window_time` are `slidingWindowSize` with `slidingWindowType` `COUNT_BASED` and
+//! `TIME_BASED`, `cooldown` is `waitDurationInOpenState`, and `max_cooldown` with
+//! `cooldown_multiplier` is `waitIntervalFunctionInOpenState` set to
+//! `IntervalFunction.ofExponentialBackoff(cooldown, multiplier, max)`. The defaults are
+//! resilience4j's where the option is the same: a count window of 100, `min_calls` 100 (capped
+//! to a count window's size, as resilience4j caps it), `failure_rate` 0.5, `slow_rate` 1.0. For
+//! the same sequence of outcomes (tested in `rate_props.rs` against a reference model of ours,
+//! and case by case in `tests/breaker_rate.rs`):
+//!
+//! | Sequence | resilience4j | staunch |
+//! |---|---|---|
+//! | window 10, rate 0.3: S S F S S F S F S S | opens on the 10th call (a success): 3 of 10 ≥ 30 % once 10 calls are in | the same: a success that brings a filling count window to `min_calls` is judged |
+//! | window 4, rate 0.5: (F S S S) × 100, then F F | closed through the 400 calls (25 %), opens at the last F (S S F F: 50 %) | the same |
+//! | `min_calls` 10: nine failures, then a tenth | closed (no verdict under the minimum), opens at the tenth | the same |
+//! | an error the caller caused (`is_caller_fault`, a 4xx) or that `breaker(on = …)` leaves out | an exception in `ignoreExceptions` is neither a success nor a failure and stays out of the window (one that `recordExceptions` leaves out counts as a success) | neither a success nor a failure: it stays out of the window (the contract) |
+//! | `slow_call` 2 s: calls of 2 s, 2 s, 3 s, 2.000000001 s, `slow_rate` 0.5 | a call is slow when it lasts more than the bound: 2 slow of 4, opens | the same (strictly longer than the bound) |
+//! | a slow failure | counts as a failure and as a slow call | the same |
+//! | time window 10 s: 3 F at t, then 11 s later S S F S | the failures left the window (resilience4j's buckets are 1 s each); 1 of 4, closed | the same, with buckets of a tenth of the window each (here 1 s): an outcome leaves between 9/10 and 10/10 of the window after it |
+//! | time window: a success that brings the window to `min_calls` while the failure rate is over | opens on that success | judged at the next failure or slow call (a success is recorded, not judged: summing ten buckets on every success would cost every call) |
+//! | half-open (`permittedNumberOfCallsInHalfOpenState` = M, default 10) | lets M trials through, then judges their failure and slow rates against the thresholds | the contract's: up to `half_open` (default 1) trials at a time, that many successes close it, **one failure re-opens it**, and so does **one slow trial** (the half-open rates are not computed) |
+//! | closing | a new, empty window | the same (the window is emptied when it closes, by `reset` and `force_closed` too) |
+//! | `maxWaitDurationInHalfOpenState` | re-opens | `max_half_open`: the same, and it counts as a re-open for the exponential open period |
+//! | exponential open: `cooldown` 10 s, `max_cooldown` 35 s, ×2, trials failing | 10 s, 20 s, 35 s, 35 s… | the same; the first success that closes it brings it back to 10 s |
+//! | window of more than 1,000,000 calls | allowed | a `ConfigError` (sums of 20 bits) |
+//! | more than 65,535 calls in one tenth of a time window | counted | the rest of that tenth is not counted (a bucket's counts are 16 bits) |
+//!
+//! A call's duration, for `slow_call`, runs from its admission by the policy to its outcome (the
+//! bulkhead, the token wait and the body's timeout included), read from the clock of the call
+//! (tokio's for async, the sync clock or `MockClock` for sync). Only a policy whose breaker has
+//! `slow_call` or `window_time` reads the clock for it.
 
 use std::time::Duration;
 
@@ -15,10 +55,14 @@ use crate::clock::{duration_to_nanos, Nanos};
 
 #[cfg(all(test, not(loom)))]
 mod props;
+#[cfg(all(test, not(loom)))]
+mod rate_props;
 mod settings;
+pub(crate) mod window;
 use crate::events::Sink;
 use crate::sync::{Arc, AtomicU32, AtomicU64, Ordering};
-pub use settings::Breaker;
+pub use settings::{Breaker, SlidingWindow};
+use window::{Window, CALL, FAILED, SLOW};
 
 /// The state of a circuit breaker.
 ///
@@ -130,6 +174,43 @@ pub(crate) struct BreakerState {
     trials: AtomicU64,
     /// Where state changes are reported (none in the models).
     events: Option<Arc<Sink>>,
+    /// The failure-rate breaker's window and thresholds (`None`: failures in a row).
+    rate: Option<Rate>,
+    /// The longest cooldown of an exponential open period (0: every period lasts `cooldown`),
+    /// and each re-open's factor.
+    max_cooldown: Nanos,
+    multiplier: f64,
+    /// Re-opens from half-open since the breaker last closed.
+    reopens: AtomicU32,
+    /// The cooldown of the open period `opened_gen`, written and published with `opened_at`.
+    open_for: AtomicU64,
+}
+
+/// A failure-rate breaker's window and thresholds, resolved.
+#[derive(Debug)]
+pub(crate) struct Rate {
+    window: Window,
+    failure_rate: f64,
+    slow_rate: f64,
+    min_calls: u64,
+    /// A call longer than this is slow (0: none is).
+    slow_call: Nanos,
+}
+
+impl Rate {
+    /// Whether a call that began at `started` and ended at `now` was slow.
+    fn is_slow(&self, started: Nanos, now: Nanos) -> bool {
+        self.slow_call != 0 && started != 0 && now.saturating_sub(started) > self.slow_call
+    }
+
+    /// Whether the window at `now` holds enough calls and a rate at its threshold.
+    fn trips(&self, now: Nanos) -> bool {
+        let s = self.window.sums(now);
+        #[allow(clippy::cast_precision_loss)] // counts below 2^21
+        let rate = |n: u64| n as f64 / s.calls as f64;
+        s.calls >= self.min_calls.max(1)
+            && (rate(s.failures) >= self.failure_rate || rate(s.slow) >= self.slow_rate)
+    }
 }
 
 impl BreakerState {
@@ -152,6 +233,23 @@ impl BreakerState {
             half_since: AtomicU64::new(0),
             forfeited: AtomicU64::new(0),
             trials: AtomicU64::new(0),
+            rate: cfg.rate.map(|_| Rate {
+                window: match cfg.sliding_window() {
+                    Some(SlidingWindow::Time(d)) => Window::time(d),
+                    Some(SlidingWindow::Calls(n)) => Window::calls(n),
+                    None => Window::calls(100),
+                },
+                failure_rate: cfg.failure_rate_threshold().unwrap_or(0.5),
+                slow_rate: cfg.slow_call_rate_threshold().unwrap_or(1.0),
+                min_calls: u64::from(cfg.minimum_calls().unwrap_or(100)),
+                slow_call: cfg.slow_call_bound().map_or(0, duration_to_nanos),
+            }),
+            max_cooldown: cfg
+                .open_duration_cap()
+                .map_or(0, |(d, _)| duration_to_nanos(d)),
+            multiplier: cfg.open_duration_cap().map_or(1.0, |(_, f)| f),
+            reopens: AtomicU32::new(0),
+            open_for: AtomicU64::new(duration_to_nanos(cfg.cooldown)),
         }
     }
 
@@ -182,7 +280,7 @@ impl BreakerState {
                         return Err(self.cfg.cooldown);
                     }
                     let Some(until) = self.open_until(p) else {
-                        return Err(self.cfg.cooldown); // opened this very moment
+                        return Err(self.current_cooldown()); // opened this very moment
                     };
                     if now < until {
                         return Err(Duration::from_nanos(until - now));
@@ -214,7 +312,7 @@ impl BreakerState {
                     }
                     // half-open too long without a verdict: a full cooldown again
                     if !TAKE {
-                        return Err(self.cfg.cooldown);
+                        return Err(self.current_cooldown());
                     }
                     self.forfeit(p, now);
                     p = self.phase.load(Ordering::Acquire);
@@ -277,19 +375,64 @@ impl BreakerState {
         gen <= self.forfeited.load(Ordering::Acquire)
     }
 
-    /// Records a success of a call the breaker let through.
+    /// Records a success of a call the breaker let through, which began at `started` (0 if
+    /// the attempt was not timed); `clock` reads the time it ended, if the breaker needs it.
     #[inline]
-    pub(crate) fn success(&self, pass: Pass) {
+    pub(crate) fn success(&self, pass: Pass, started: Nanos, clock: fn() -> Nanos) {
         match pass {
-            Pass::Closed => {
-                // A load first: the common case writes nothing, so threads do not fight over
-                // the cache line.
-                if self.failures.load(Ordering::Relaxed) != 0 {
-                    self.failures.store(0, Ordering::Relaxed);
+            Pass::Closed => match &self.rate {
+                None => {
+                    // A load first: the common case writes nothing, so threads do not fight
+                    // over the cache line.
+                    if self.failures.load(Ordering::Relaxed) != 0 {
+                        self.failures.store(0, Ordering::Relaxed);
+                    }
                 }
-            }
-            Pass::Trial(gen) => self.trial_success(gen),
+                Some(rate) => self.rate_success(rate, started, clock),
+            },
+            Pass::Trial(gen) => self.trial_ended(gen, started, clock),
         }
+    }
+
+    /// A success of a call let through while closed, into the window.
+    #[inline(never)]
+    fn rate_success(&self, rate: &Rate, started: Nanos, clock: fn() -> Nanos) {
+        let now = if started != 0 || rate.window.timed() {
+            clock()
+        } else {
+            0
+        };
+        let slow = if rate.is_slow(started, now) { SLOW } else { 0 };
+        if rate.window.record(CALL | slow, now) {
+            self.judge(rate, if now == 0 { clock() } else { now });
+        }
+    }
+
+    /// Opens a closed breaker whose window trips at `now`.
+    #[cold]
+    fn judge(&self, rate: &Rate, now: Nanos) {
+        let p = self.phase.load(Ordering::Acquire);
+        if state_of(p) == CLOSED && !forced_of(p) && rate.trips(now) {
+            self.open(p, now);
+        }
+    }
+
+    /// A trial ended without an error: a success, unless it was slow (then it re-opens the
+    /// breaker, as a failure would).
+    #[cold]
+    fn trial_ended(&self, gen: u64, started: Nanos, clock: fn() -> Nanos) {
+        if let Some(rate) = self
+            .rate
+            .as_ref()
+            .filter(|r| r.slow_call != 0 && started != 0)
+        {
+            let now = clock();
+            if rate.is_slow(started, now) {
+                self.failure(Pass::Trial(gen), started, now);
+                return;
+            }
+        }
+        self.trial_success(gen);
     }
 
     #[cold]
@@ -317,6 +460,10 @@ impl BreakerState {
             // must not add its failure to it (one failure would re-open it). Cleared while the
             // breaker is still half-open, the count is unused until it closes.
             self.failures.store(0, Ordering::Release);
+            self.reopens.store(0, Ordering::Release);
+            if let Some(rate) = &self.rate {
+                rate.window.clear();
+            }
             let closed = self.phase.compare_exchange(
                 phase(HALF_OPEN, false, gen),
                 phase(CLOSED, false, gen + 1),
@@ -329,12 +476,20 @@ impl BreakerState {
         }
     }
 
-    /// Records a failure (an `Err`, a timeout or a panic) of a call the breaker let through.
-    pub(crate) fn failure(&self, pass: Pass, now: Nanos) {
+    /// Records a failure (an `Err`, a timeout or a panic) at `now` of a call the breaker let
+    /// through, which began at `started` (0 if the attempt was not timed).
+    pub(crate) fn failure(&self, pass: Pass, started: Nanos, now: Nanos) {
         match pass {
             Pass::Closed => {
                 let p = self.phase.load(Ordering::Acquire);
                 if state_of(p) != CLOSED || forced_of(p) {
+                    return;
+                }
+                if let Some(rate) = &self.rate {
+                    let slow = if rate.is_slow(started, now) { SLOW } else { 0 };
+                    if rate.window.record(CALL | FAILED | slow, now) && rate.trips(now) {
+                        self.open(p, now);
+                    }
                     return;
                 }
                 let n = self
@@ -362,14 +517,39 @@ impl BreakerState {
         if opened {
             // only the opener writes the time (a late trial of an earlier period that fails
             // cannot move this period's cooldown), and publishes it with the generation
-            self.publish_opened(gen_of(open), now);
+            let cooldown = self.cooldown_after(state_of(from) == HALF_OPEN);
+            self.publish_opened(gen_of(open), now, cooldown);
             self.changed(circuit(from), CircuitState::Open);
         }
         opened
     }
 
-    /// The open period `gen` began at `now`.
-    fn publish_opened(&self, gen: u64, now: Nanos) {
+    /// The cooldown of an open period the opener begins: the base one, or with an exponential
+    /// open period, the base times the multiplier for each re-open from half-open since the
+    /// breaker last closed (`reopen`: this is one), at most `max_cooldown`.
+    fn cooldown_after(&self, reopen: bool) -> Nanos {
+        if self.max_cooldown == 0 {
+            return self.cooldown;
+        }
+        let n = if reopen {
+            self.reopens
+                .fetch_add(1, Ordering::AcqRel)
+                .saturating_add(1)
+        } else {
+            self.reopens.store(0, Ordering::Release);
+            0
+        };
+        exponential(self.cooldown, self.multiplier, n, self.max_cooldown)
+    }
+
+    /// The cooldown of the latest open period.
+    fn current_cooldown(&self) -> Duration {
+        Duration::from_nanos(self.open_for.load(Ordering::Acquire))
+    }
+
+    /// The open period `gen` began at `now`, for `cooldown`.
+    fn publish_opened(&self, gen: u64, now: Nanos, cooldown: Nanos) {
+        self.open_for.store(cooldown, Ordering::Release);
         self.opened_at.store(now, Ordering::Release);
         self.opened_gen.store(gen, Ordering::Release);
     }
@@ -417,7 +597,7 @@ impl BreakerState {
         Some(
             self.opened_at
                 .load(Ordering::Acquire)
-                .saturating_add(self.cooldown),
+                .saturating_add(self.open_for.load(Ordering::Acquire)),
         )
     }
 
@@ -429,22 +609,46 @@ impl BreakerState {
     /// or [`reset`](Self::reset).
     pub(crate) fn force_open(&self, now: Nanos) {
         let (before, p) = self.set(|p| phase(OPEN, true, gen_of(p) + 1));
-        self.publish_opened(gen_of(p), now);
+        self.publish_opened(gen_of(p), now, self.cooldown);
         self.changed(self.seen(before, now), CircuitState::Open);
     }
 
     /// Holds the breaker closed (failures are not counted) until [`reset`](Self::reset).
     pub(crate) fn force_closed(&self, now: Nanos) {
-        self.failures.store(0, Ordering::Release);
+        self.forget();
         let (before, _) = self.set(|p| phase(CLOSED, true, gen_of(p) + 1));
         self.changed(self.seen(before, now), CircuitState::Closed);
     }
 
     /// Back to closed, counting failures from zero.
     pub(crate) fn reset(&self, now: Nanos) {
-        self.failures.store(0, Ordering::Release);
+        self.forget();
         let (before, _) = self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
         self.changed(self.seen(before, now), CircuitState::Closed);
+    }
+
+    /// Forgets the outcomes counted: the failures in a row, the window, the re-opens.
+    fn forget(&self) {
+        self.failures.store(0, Ordering::Release);
+        self.reopens.store(0, Ordering::Release);
+        if let Some(rate) = &self.rate {
+            rate.window.clear();
+        }
+    }
+
+    /// The failure rate and slow-call rate of the window at `now` (`None` without a window; 0
+    /// when it holds no call).
+    pub(crate) fn rates(&self, now: Nanos) -> Option<(f64, f64)> {
+        let s = self.rate.as_ref()?.window.sums(now);
+        #[allow(clippy::cast_precision_loss)] // counts below 2^21
+        let rate = |n: u64| {
+            if s.calls == 0 {
+                0.0
+            } else {
+                n as f64 / s.calls as f64
+            }
+        };
+        Some((rate(s.failures), rate(s.slow)))
     }
 
     /// Moves the phase by `f`; the phases before and after.
@@ -476,4 +680,16 @@ impl BreakerState {
             events.state_change(from, to);
         }
     }
+}
+
+/// `base × multiplier^n`, at most `max`.
+fn exponential(base: Nanos, multiplier: f64, n: u32, max: Nanos) -> Nanos {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let d = (base as f64 * multiplier.powi(i32::try_from(n).unwrap_or(i32::MAX))).min(max as f64)
+        as Nanos;
+    d.clamp(base.min(max), max)
 }

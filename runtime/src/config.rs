@@ -156,6 +156,7 @@ impl Settings {
     fn apply_env(&mut self) {
         let knobs = Knobs::new(&self.name);
         let retries = self.retry.is_some();
+        let rated = self.breaker.is_some_and(|b| b.rate.is_some());
         let mut apply = |knob: &str, set: &dyn Fn(&Knobs, &mut Settings) -> bool| {
             let mut trial = self.clone();
             if set(&knobs, &mut trial) {
@@ -204,6 +205,27 @@ impl Settings {
                 .map(|d| s.breaker = Some(s.breaker.unwrap_or_default().cooldown(d)))
                 .is_some()
         });
+        // the failure-rate breaker's knobs: only for one (a breaker of failures in a row is not
+        // turned into one from the environment)
+        if rated {
+            apply("BREAKER_FAILURE_RATE", &|k, s| {
+                k.rate("BREAKER_FAILURE_RATE")
+                    .map(|r| s.breaker = s.breaker.map(|b| b.failure_rate(r)))
+                    .is_some()
+            });
+            apply("BREAKER_SLOW_CALL", &|k, s| {
+                k.duration("BREAKER_SLOW_CALL")
+                    .map(|d| s.breaker = s.breaker.map(|b| b.slow_call(d)))
+                    .is_some()
+            });
+        } else {
+            for knob in ["BREAKER_FAILURE_RATE", "BREAKER_SLOW_CALL"] {
+                knobs.reject(
+                    knob,
+                    "the policy has no failure-rate breaker (add `breaker(failure_rate = …)`)",
+                );
+            }
+        }
         // a policy without retry may wrap a body that cannot run twice: nothing to override
         if retries {
             apply("RETRY_MAX", &|k, s| {
@@ -292,6 +314,9 @@ impl Settings {
             }
             if b.max_half_open == Some(Duration::ZERO) {
                 return fail("`breaker(max_half_open)` must be greater than 0");
+            }
+            if let Err(message) = b.check_rate() {
+                return fail(&message);
             }
         }
         if self.rps.is_some() && self.rpm.is_some() {

@@ -74,6 +74,8 @@ impl Kinds {
     pub const ALL: Kinds = Kinds((1 << 6) - 1);
     /// Not a kind of event: attempts are timed for the latency histogram (`metrics` feature).
     pub(crate) const TIMED: Kinds = Kinds(1 << 6);
+    /// Not a kind of event: the breaker times attempts (a slow-call bound, a time window).
+    pub(crate) const CLOCKED: Kinds = Kinds(1 << 7);
 
     pub(crate) const fn bits(self) -> u32 {
         self.0

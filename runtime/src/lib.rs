@@ -55,7 +55,7 @@ mod sync;
 mod trace;
 
 pub use attempt::Why;
-pub use breaker::{Breaker, CircuitState};
+pub use breaker::{Breaker, CircuitState, SlidingWindow};
 pub use chaos::Chaos;
 pub use classify::{Class, Classify};
 pub use clock::{MockClock, MockGuard};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::breaker::window::{Window, CALL, FAILED, SLOW};
 use crate::breaker::{BreakerState, Pass};
 use crate::bulkhead::Bulkhead;
 use crate::limiter::Limiter;
@@ -56,7 +57,7 @@ fn loom_a_half_open_breaker_lets_through_at_most_its_trials() {
                 .cooldown(Duration::from_secs(1))
                 .half_open(1),
         ));
-        b.failure(Pass::Closed, 0); // opens at 0, half-open from 1 s
+        b.failure(Pass::Closed, 0, 0); // opens at 0, half-open from 1 s
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let b = b.clone();
@@ -85,7 +86,7 @@ fn loom_three_callers_of_a_half_open_breaker_get_exactly_its_trials() {
                 .cooldown(Duration::from_secs(1))
                 .half_open(2),
         ));
-        b.failure(Pass::Closed, 0); // opens at 0, half-open from 1 s
+        b.failure(Pass::Closed, 0, 0); // opens at 0, half-open from 1 s
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 let b = b.clone();
@@ -98,7 +99,7 @@ fn loom_three_callers_of_a_half_open_breaker_get_exactly_its_trials() {
             .collect();
         assert_eq!(trials.len(), 2, "{trials:?}");
         for pass in trials {
-            b.success(pass);
+            b.success(pass, 0, || 0);
         }
         assert_eq!(b.state(3 * SEC), CircuitState::Closed);
     });
@@ -136,14 +137,14 @@ fn loom_a_late_trial_cannot_move_a_later_cooldown() {
                 .cooldown(Duration::from_secs(10))
                 .half_open(2),
         ));
-        b.failure(Pass::Closed, 0);
+        b.failure(Pass::Closed, 0, 0);
         let first = b.admit::<true>(|| 11 * SEC).unwrap();
         let second = b.admit::<true>(|| 11 * SEC).unwrap();
         let threads: Vec<_> = [(first, 12 * SEC), (second, 20 * SEC)]
             .into_iter()
             .map(|(pass, at)| {
                 let b = b.clone();
-                thread::spawn(move || b.failure(pass, at))
+                thread::spawn(move || b.failure(pass, 0, at))
             })
             .collect();
         for t in threads {
@@ -186,13 +187,13 @@ fn forfeit_race(answers: bool) {
             .half_open(1)
             .max_half_open(Duration::from_secs(5)),
     ));
-    b.failure(Pass::Closed, 0);
+    b.failure(Pass::Closed, 0, 0);
     let trial = b.admit::<true>(|| SEC).unwrap();
     let late = {
         let b = b.clone();
         thread::spawn(move || {
             if answers {
-                b.success(trial);
+                b.success(trial, 0, || 0);
             } else {
                 b.release(trial); // its future dropped
             }
@@ -234,18 +235,18 @@ fn loom_closing_resets_the_count_before_a_closed_failure_can_see_it() {
                 .cooldown(Duration::from_secs(1))
                 .half_open(1),
         ));
-        b.failure(Pass::Closed, 0);
-        b.failure(Pass::Closed, 0);
+        b.failure(Pass::Closed, 0, 0);
+        b.failure(Pass::Closed, 0, 0);
         let trial = b.admit::<true>(|| SEC).unwrap();
         let closer = {
             let b = b.clone();
-            thread::spawn(move || b.success(trial))
+            thread::spawn(move || b.success(trial, 0, || 0))
         };
         let caller = {
             let b = b.clone();
             thread::spawn(move || {
                 if let Ok(Pass::Closed) = b.admit::<true>(|| SEC) {
-                    b.failure(Pass::Closed, SEC);
+                    b.failure(Pass::Closed, 0, SEC);
                 }
             })
         };
@@ -338,5 +339,89 @@ fn loom_a_newcomer_never_barges_in_ahead_of_a_waiter() {
         assert!(!newcomer.join().unwrap(), "a newcomer barged in");
         drop(mine);
         assert_eq!((b.inflight(), b.queued()), (0, 0));
+    });
+}
+
+/// Two recordings into the same slot of a failure-rate breaker's ring (a window of one call,
+/// so that the second laps the first), while a third thread empties the window: once they are
+/// done, the sums the ring keeps in one word are the sums of its slots, whatever the order of
+/// their swaps and adds (bounded: loom explores up to three preemptions).
+#[test]
+fn loom_the_ring_sums_are_its_slots_sums() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let w = Arc::new(Window::calls(1));
+        w.record(CALL, 0);
+        let threads: Vec<_> = [CALL | FAILED, CALL | SLOW]
+            .into_iter()
+            .map(|o| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    w.record(o, 0);
+                })
+            })
+            .collect();
+        let clearer = {
+            let w = w.clone();
+            thread::spawn(move || w.clear())
+        };
+        for t in threads {
+            t.join().unwrap();
+        }
+        clearer.join().unwrap();
+        assert_eq!(w.sums(0), w.slot_sums());
+    });
+}
+
+/// Two recordings into an empty ring of two slots, while a third reads the sums: the reader
+/// never sees more calls than were recorded nor a failure without its call, and at the end
+/// both recordings are counted.
+#[test]
+fn loom_concurrent_recordings_are_all_counted() {
+    loom::model(|| {
+        let w = Arc::new(Window::calls(2));
+        let threads: Vec<_> = [CALL | FAILED, CALL]
+            .into_iter()
+            .map(|o| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    w.record(o, 0);
+                })
+            })
+            .collect();
+        let seen = w.sums(0);
+        assert!(seen.calls <= 2 && seen.failures <= seen.calls, "{seen:?}");
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = w.sums(0);
+        assert_eq!((s.calls, s.failures, s.slow), (2, 1, 0));
+    });
+}
+
+/// Two recordings into one time bucket, one of them the first of a new lap (it starts the
+/// bucket afresh): whichever comes first, the bucket ends with the new lap's calls only, and
+/// none of them is lost.
+#[test]
+fn loom_a_time_bucket_starts_afresh_once_and_counts_both() {
+    loom::model(|| {
+        // ten buckets of 1 s: the bucket of second 0 is reused at second 10
+        let w = Arc::new(Window::time(Duration::from_secs(10)));
+        w.record(CALL | FAILED, 0);
+        let threads: Vec<_> = [CALL, CALL | SLOW]
+            .into_iter()
+            .map(|o| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    w.record(o, 10 * SEC);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = w.sums(10 * SEC);
+        assert_eq!((s.calls, s.failures, s.slow), (2, 0, 1));
     });
 }

@@ -57,8 +57,12 @@ pub(crate) struct Shared {
     budget: Option<Budget>,
     /// An `Ok` needs only the breaker told: no budget to pay into, no tokens to reconcile.
     plain_ok: bool,
-    /// The event kinds anyone wants (a copy of the sink's, next to what a call reads).
+    /// The event kinds anyone wants (a copy of the sink's, next to what a call reads), and
+    /// [`Kinds::CLOCKED`] if the breaker times attempts.
     watched: global::AtomicU32,
+    /// [`Kinds::CLOCKED`]'s bit if the breaker times attempts (a slow-call bound or a time
+    /// window), else 0.
+    clocked: u32,
     pub(crate) config: Config,
     pub(crate) counts: Counts,
     /// Where its events go.
@@ -79,19 +83,21 @@ pub(crate) struct Admitted<'a> {
 }
 
 impl Admitted<'_> {
-    /// The attempt succeeded.
+    /// The attempt, begun at `started` (0 if it was not timed), succeeded; `clock` reads when
+    /// it ended, if the breaker needs it.
     #[inline(always)]
-    pub(crate) fn success(self) {
+    pub(crate) fn success(self, started: Nanos, clock: fn() -> Nanos) {
         if let Some(b) = self.breaker {
-            b.success(self.pass);
+            b.success(self.pass, started, clock);
         }
         std::mem::forget(self);
     }
 
-    /// The attempt failed (an `Err`, a timeout or a panic) at `now`.
-    pub(crate) fn failure(self, now: Nanos) {
+    /// The attempt, begun at `started` (0 if it was not timed), failed (an `Err`, a timeout or
+    /// a panic) at `now`.
+    pub(crate) fn failure(self, started: Nanos, now: Nanos) {
         if let Some(b) = self.breaker {
-            b.failure(self.pass, now);
+            b.failure(self.pass, started, now);
         }
         std::mem::forget(self);
     }
@@ -139,12 +145,18 @@ impl Shared {
         let mut config = config.clone();
         name.clone_into(&mut config.name);
         let events = Sink::new(name);
+        let clocked = if config.breaker.is_some_and(|b| b.needs_clock()) {
+            Kinds::CLOCKED.bits()
+        } else {
+            0
+        };
         Shared {
             name: name.to_owned(),
             breaker: config
                 .breaker
                 .map(|b| BreakerState::reporting(b, Some(events.clone()))),
-            watched: global::AtomicU32::new(events.refresh()),
+            clocked,
+            watched: global::AtomicU32::new(events.refresh() | clocked),
             events,
             limiter: config
                 .rate
@@ -361,7 +373,8 @@ impl Shared {
 
     /// Takes the event kinds anyone wants now.
     pub(crate) fn refresh_events(&self) {
-        self.watched.store(self.events.refresh(), Ordering::Relaxed);
+        self.watched
+            .store(self.events.refresh() | self.clocked, Ordering::Relaxed);
     }
 
     /// Counts a success off the happy path (one that needed accounting).
@@ -422,6 +435,8 @@ impl Shared {
         Signals {
             circuit: breaker.map_or(CircuitState::Closed, |b| b.state(now)),
             consecutive_failures: breaker.map_or(0, BreakerState::consecutive_failures),
+            failure_rate: breaker.and_then(|b| b.rates(now)).map(|r| r.0),
+            slow_rate: breaker.and_then(|b| b.rates(now)).map(|r| r.1),
             held_off_for: Duration::from_nanos(
                 self.hold_until.load(Ordering::Acquire).saturating_sub(now),
             ),
@@ -507,8 +522,15 @@ pub struct Signals {
     pub queued: usize,
     /// Tokens left now; `None` without a limiter or with a keyed one.
     pub rate_remaining: Option<f64>,
-    /// Failures in a row counted by the breaker (0 without one).
+    /// Failures in a row counted by the breaker (0 without one, and for a failure-rate
+    /// breaker).
     pub consecutive_failures: u32,
+    /// The failure rate of a failure-rate breaker's window now (a fraction; 0 while it holds no
+    /// call); `None` without one.
+    pub failure_rate: Option<f64>,
+    /// The slow-call rate of a failure-rate breaker's window now (a fraction; 0 while it holds
+    /// no call); `None` without one.
+    pub slow_rate: Option<f64>,
     /// Keys a keyed limiter remembers now; `None` otherwise.
     pub keys: Option<usize>,
     /// Tokens left now under the token limit (`tpm`); `None` without one.

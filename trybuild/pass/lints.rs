@@ -147,6 +147,24 @@ pub fn bare() -> Result<(), MyError> {
     Ok(())
 }
 
+/// A failure-rate breaker with slow calls and an exponential open period.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(breaker(
+    failure_rate = 0.5,
+    window_time = "60s",
+    min_calls = 20,
+    slow_call = "2s",
+    slow_rate = 0.8,
+    max_cooldown = "10m",
+    cooldown_multiplier = 1.5
+))]
+pub fn windowed() -> Result<(), MyError> {
+    Ok(())
+}
+
 /// Without retry: the body may consume its argument.
 ///
 /// # Errors

@@ -365,7 +365,15 @@ fn every_example_is_valid() {
         format!("{example}, {}", needs.join(", "))
     });
     each(RETRY, |example| format!("retry({example})"));
-    each(BREAKER, |example| format!("breaker({example})"));
+    // `cooldown_multiplier` needs `max_cooldown` beside it
+    each(BREAKER, |example| {
+        let needs = if example.starts_with("cooldown_multiplier") {
+            ", max_cooldown = \"10m\""
+        } else {
+            ""
+        };
+        format!("breaker({example}{needs})")
+    });
     each(STALE, |example| format!("stale({example})"));
     each(CHAOS, |example| {
         if example.starts_with("latency =") {
@@ -400,7 +408,9 @@ fn the_lists_are_the_tables() {
     }
     assert_eq!(
         list(BREAKER),
-        "`threshold`, `cooldown`, `half_open`, `max_half_open`, `on`"
+        "`threshold`, `cooldown`, `half_open`, `max_half_open`, `on`, `failure_rate`, \
+         `window_calls`, `window_time`, `min_calls`, `slow_call`, `slow_rate`, `max_cooldown`, \
+         `cooldown_multiplier`"
     );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
@@ -605,5 +615,47 @@ fn chaos_rates_are_fractions_and_say_what_they_inject() {
         ),
     ] {
         assert_eq!(one(bad), message, "{bad}");
+    }
+}
+
+/// The failure-rate breaker's options: their bounds and the checks across them.
+#[test]
+fn the_failure_rate_breaker_options() {
+    let cfg = ok("breaker(failure_rate = 0.3, window_calls = 20, min_calls = 20, slow_call = \"2s\", slow_rate = 0.8, max_cooldown = \"10m\", cooldown_multiplier = 1.5)");
+    let b = cfg.breaker.unwrap();
+    assert_eq!(
+        (b.failure_rate, b.window_calls, b.min_calls, b.slow_rate),
+        (Some(0.3), Some(20), Some(20), Some(0.8))
+    );
+    assert_eq!(b.slow_call, Some(2_000_000_000));
+    assert_eq!(b.max_cooldown, Some(600_000_000_000));
+    assert_eq!(b.cooldown_multiplier, Some(1.5));
+    assert_eq!(
+        ok("breaker(window_time = \"10ms\")")
+            .breaker
+            .unwrap()
+            .window_time,
+        Some(10_000_000)
+    );
+    for (attr, message) in [
+        ("breaker(failure_rate = 50)", "`failure_rate` is a fraction, not a percentage: write `failure_rate = 0.5` for 50 %"),
+        ("breaker(failure_rate = 150)", "`failure_rate` must be a fraction in (0, 1]: write e.g. `failure_rate = 0.5`"),
+        ("breaker(slow_rate = 0)", "`slow_rate` must be a fraction in (0, 1]: write e.g. `slow_rate = 0.8`"),
+        ("breaker(window_calls = 1000001)", "`window_calls` must be at most 1000000"),
+        ("breaker(window_calls = 0)", "`window_calls` must be at least 1"),
+        ("breaker(window_time = \"9ms\")", "`window_time` must be at least 10ms: write e.g. `window_time = \"60s\"`"),
+        ("breaker(min_calls = 0)", "`min_calls` must be at least 1"),
+        ("breaker(slow_call = 0)", "`slow_call` must be greater than 0: write e.g. `slow_call = \"2s\"`"),
+        ("breaker(threshold = 3, failure_rate = 0.5)", "`failure_rate` makes a failure-rate breaker, which conflicts with `threshold` (failures in a row): set only one of them"),
+        ("breaker(slow_call = 1, threshold = 3)", "`slow_call` makes a failure-rate breaker, which conflicts with `threshold` (failures in a row): set only one of them"),
+        ("breaker(window_calls = 10, window_time = 60)", "`window_time` conflicts with `window_calls`: set only one window, by calls or by time"),
+        ("breaker(window_time = 60, window_calls = 10)", "`window_calls` conflicts with `window_time`: set only one window, by calls or by time"),
+        ("breaker(window_calls = 10, min_calls = 11)", "`min_calls` must be at most `window_calls` (10): the window never holds more"),
+        ("breaker(cooldown_multiplier = 2.0)", "`cooldown_multiplier` needs `max_cooldown`: add e.g. `max_cooldown = \"10m\"`"),
+        ("breaker(max_cooldown = 60, cooldown_multiplier = 0.5)", "`cooldown_multiplier` must be at least 1.0 (1.0 keeps every open period at `cooldown`)"),
+        ("breaker(max_cooldown = 10)", "`max_cooldown` must be at least `cooldown` (30s by default)"),
+        ("breaker(cooldown = 20.5, max_cooldown = 10)", "`max_cooldown` must be at least `cooldown` (20.5s)"),
+    ] {
+        assert_eq!(one(attr), message, "{attr}");
     }
 }

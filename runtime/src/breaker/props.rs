@@ -249,11 +249,11 @@ proptest! {
                     let (r, mp) = passes.remove(i % passes.len());
                     match op {
                         Op::Succeed(_) => {
-                            b.success(r);
+                            b.success(r, 0, || 0);
                             m.success(mp);
                         }
                         Op::Fail(_) => {
-                            b.failure(r, now);
+                            b.failure(r, 0, now);
                             m.failure(mp, now);
                         }
                         _ => {
