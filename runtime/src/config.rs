@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::env::Knobs;
-use crate::{Breaker, Retry};
+use crate::{Breaker, Hedge, Retry};
 
 /// A rate limit as configured: `rate` calls per `per`, `burst` at most at once.
 ///
@@ -60,6 +60,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// The longest a call may take in all (attempts, waits, hold-offs), its fallback aside.
     pub deadline: Option<Duration>,
+    /// Hedging of the function or builder that created the policy (its own, never the name's).
+    pub hedge: Option<Hedge>,
 }
 
 /// A setting the builder was given that is outside its valid values.
@@ -103,6 +105,7 @@ pub(crate) struct Settings {
     pub(crate) max_inflight: Option<usize>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) hedge: Option<Hedge>,
 }
 
 impl Settings {
@@ -121,6 +124,7 @@ impl Settings {
             max_inflight: None,
             timeout: None,
             deadline: None,
+            hedge: None,
         }
     }
 
@@ -259,6 +263,9 @@ impl Settings {
         if self.deadline == Some(Duration::ZERO) {
             return fail("`deadline` must be greater than 0");
         }
+        if let Some(message) = self.hedge.as_ref().and_then(Hedge::invalid) {
+            return fail(message);
+        }
         Ok(())
     }
 
@@ -293,6 +300,7 @@ impl Settings {
             max_inflight: self.max_inflight,
             timeout: self.timeout,
             deadline: self.deadline,
+            hedge: None, // the policy's own, not the name's: see `Policy::config`
         }
     }
 }

@@ -35,6 +35,10 @@ pub(crate) struct Counts {
     pub(crate) ignored: global::AtomicU64,
     /// Rejections, by [`Part`] (breaker, limiter, bulkhead).
     pub(crate) rejected: [global::AtomicU64; 3],
+    /// Hedged copies started (`hedge`).
+    pub(crate) hedges: global::AtomicU64,
+    /// Copies of hedged rounds that ended (succeeded or failed) beyond each round's first.
+    pub(crate) hedge_ends: global::AtomicU64,
 }
 
 /// What every policy of one name shares: the breaker, the limiters and the bulkhead.
@@ -357,6 +361,8 @@ impl Shared {
                 limiter: self.counts.rejected[1].load(Ordering::Relaxed),
                 bulkhead: self.counts.rejected[2].load(Ordering::Relaxed),
             },
+            hedges: self.counts.hedges.load(Ordering::Relaxed),
+            hedge_ends: self.counts.hedge_ends.load(Ordering::Relaxed),
         }
     }
 
@@ -439,12 +445,20 @@ pub struct Signals {
     pub ignored: u64,
     /// Attempts turned away, by the part that turned them away, since the policy was created.
     pub rejections: Rejections,
+    /// Hedged copies started (a call's second, third or fourth copy, by `hedge`), since the
+    /// policy was created: the extra load hedging adds, at most, beyond the calls. A hedge the
+    /// breaker, limiter or bulkhead turned away was not started and is not counted.
+    pub hedges: u64,
+    /// Copies of hedged rounds that ended (with a success or a failure) beyond each round's
+    /// first: each is one more attempt of the same call, as a retry is (see [`calls`](Self::calls)).
+    pub(crate) hedge_ends: u64,
 }
 
 impl Signals {
     /// Calls that ended, since the policy was created: every attempt that ended or was turned
-    /// away, less the retries (each retry is one more attempt of the same call). A call whose
-    /// future was dropped mid-attempt is not counted.
+    /// away, less the retries (each retry is one more attempt of the same call) and the hedged
+    /// copies that ended beyond each round's first (likewise). A call whose future was dropped
+    /// mid-attempt is not counted.
     ///
     /// # Examples
     ///
@@ -466,6 +480,7 @@ impl Signals {
     pub fn calls(&self) -> u64 {
         (self.successes + self.failures + self.ignored + self.rejections.total())
             .saturating_sub(self.retries)
+            .saturating_sub(self.hedge_ends)
     }
 }
 
