@@ -73,6 +73,10 @@ fn name() -> impl Strategy<Value = String> {
         Just("max_half_open"),
         Just("max_age"),
         Just("capacity"),
+        Just("hedge"),
+        Just("after"),
+        Just("percentile"),
+        Just("min_after"),
         Just("retires"),
         Just("r#retry"),
         Just("r#type"),
@@ -112,6 +116,8 @@ fn sensible() -> impl Strategy<Value = String> {
         "stale",
         "stale(capacity = 3, max_age = 60)",
         "name = \"fuzz\"",
+        "hedge",
+        "hedge(after = \"100ms\", percentile = 0.9, min_after = 0, max = 3)",
     ];
     proptest::sample::subsequence(options.to_vec(), 0..=6).prop_map(|o| o.join(", "))
 }

@@ -40,6 +40,7 @@ pub struct Config {
     pub cost: Option<Expr>,
     pub usage: Option<syn::Path>,
     pub stale: Option<StaleConfig>,
+    pub hedge: Option<HedgeConfig>,
 }
 
 /// `rps = R` or `rpm = R`.
@@ -75,6 +76,20 @@ pub struct BreakerConfig {
     pub max_half_open: Option<u64>,
     /// Which errors count against the breaker.
     pub on: Option<syn::Path>,
+}
+
+/// `hedge(...)`, checked.
+pub struct HedgeConfig {
+    /// Where `hedge` was written.
+    pub span: Span,
+    /// Nanoseconds, greater than 0.
+    pub after: Option<u64>,
+    /// In [0.5, 0.99].
+    pub percentile: Option<f64>,
+    /// Nanoseconds.
+    pub min_after: Option<u64>,
+    /// 1 to 3.
+    pub max: Option<u32>,
 }
 
 /// `stale(...)`, checked.
@@ -200,6 +215,50 @@ static TOP: &[Row<Top>] = &[
             t.cfg.stale = group(o, ex, STALE, StaleConfig::at(o.name.span()), e);
         },
     ),
+    grouped(
+        "hedge",
+        "hedge(after = \"200ms\")",
+        || names(HEDGE),
+        |t, o, ex, e| {
+            t.hedge(o, e);
+            t.cfg.hedge = group(o, ex, HEDGE, HedgeConfig::at(o.name.span()), e);
+        },
+    ),
+];
+
+/// The options of `hedge(...)`.
+static HEDGE: &[Row<HedgeConfig>] = &[
+    value("after", "after = \"200ms\"", |c, v, e| {
+        c.after = v.positive_duration(e);
+    }),
+    value("percentile", "percentile = 0.95", |c, v, e| {
+        c.percentile = v.positive(e).filter(|p| {
+            // the runtime's bounds (`Hedge::MIN_PERCENTILE`, `Hedge::MAX_PERCENTILE`)
+            let fits = (0.5..=0.99).contains(p);
+            if !fits {
+                e.on(
+                    v.expr,
+                    format!("`{}` must be between 0.5 and 0.99", v.ident),
+                );
+            }
+            fits
+        });
+    }),
+    value("min_after", "min_after = \"5ms\"", |c, v, e| {
+        c.min_after = v.duration(e);
+    }),
+    value("max", "max = 1", |c, v, e| {
+        c.max = v.int(1, e).filter(|&n| {
+            let fits = n <= 3;
+            if !fits {
+                e.on(
+                    v.expr,
+                    format!("`{}` must be at most 3 (extra copies of one call)", v.ident),
+                );
+            }
+            fits
+        });
+    }),
 ];
 
 /// The options of `retry(...)`.
@@ -269,6 +328,7 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
     let mut top = Top {
         cfg: Config::default(),
         sync: shape.kind.is_sync(),
+        exclusive: shape.exclusive.clone(),
         rate: None,
         tpm: false,
         fallback: None,
@@ -434,6 +494,8 @@ struct Top {
     cfg: Config,
     /// The function is a sync `fn`.
     sync: bool,
+    /// What the body may change (see [`Shape::exclusive`]).
+    exclusive: Vec<(Span, String, &'static str)>,
     /// The rate option written first (`rps` or `rpm`), if any.
     rate: Option<String>,
     /// `tpm` was written.
@@ -485,6 +547,24 @@ impl Top {
         self.cfg.timeout = v.duration(errors);
     }
 
+    /// `hedge` runs copies of the body at once: an `async fn` whose body may not change
+    /// anything of its own.
+    fn hedge(&self, o: &Opt, errors: &mut Errors) {
+        let name = &o.name;
+        if self.sync {
+            errors.at(
+                name.span(),
+                format!("`{name}` needs an `async fn`: a sync call cannot run twice at once; remove it or make the function async"),
+            );
+        }
+        for (span, written, fix) in &self.exclusive {
+            errors.at(
+                *span,
+                format!("`{name}` runs copies of the body at the same time, which `{written}` cannot allow: {fix}, or remove `{name}`"),
+            );
+        }
+    }
+
     fn need(&mut self, need: Need, v: &Given) {
         self.needs.push((need, v.ident.to_string(), v.ident.span()));
     }
@@ -527,6 +607,18 @@ impl RetryConfig {
             jitter: None,
             on: None,
             budget: None,
+        }
+    }
+}
+
+impl HedgeConfig {
+    fn at(span: Span) -> Self {
+        HedgeConfig {
+            span,
+            after: None,
+            percentile: None,
+            min_after: None,
+            max: None,
         }
     }
 }
