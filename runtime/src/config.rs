@@ -60,7 +60,9 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// The longest a call may take in all (attempts, waits, hold-offs), its fallback aside.
     pub deadline: Option<Duration>,
-    /// Hedging of the function or builder that created the policy (its own, never the name's).
+    /// This policy's own hedging, as [`Policy::config`](crate::Policy::config) reports it;
+    /// always `None` in a name's configuration ([`Handle`](crate::Handle)): hedging belongs to
+    /// a function, never to a name.
     pub hedge: Option<Hedge>,
 }
 
