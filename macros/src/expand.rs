@@ -24,7 +24,8 @@ use crate::args;
 use crate::errors::Errors;
 use crate::shape::{Kind, Shape};
 use crate::validate::{
-    is_group, validate, BreakerConfig, ChaosConfig, Config, Rate, RetryConfig, StaleConfig,
+    is_group, validate, BreakerConfig, ChaosConfig, Config, HedgeConfig, Rate, RetryConfig,
+    StaleConfig,
 };
 
 /// The whole attribute: parse, check, expand; on any mistake, every error plus the function as
@@ -110,7 +111,7 @@ fn expand(f: ItemFn, shape: &Shape, cfg: &Config) -> TokenStream {
     // the loop and the attempt's closure point at `retry`, so that an argument the body
     // consumes is reported as moved "in previous iteration of loop" there
     let at = cfg.retry.as_ref().map_or(Span::call_site(), |r| r.span);
-    let attempt = attempt(shape, ret, body, at);
+    let attempt = attempt(shape, ret, body, at, cfg.hedge.as_ref().map(|h| h.span));
     let fallback = cfg
         .fallback
         .as_ref()
@@ -179,10 +180,35 @@ fn forward(sig: &mut Signature, prelude: &[Stmt]) -> Forward {
 }
 
 /// One attempt: `Call::attempt_sync(&mut call, req, || body)`, or `attempt_async` with an
-/// `async` block, `.await`ed.
-fn attempt(shape: &Shape, ret: &Type, body: TokenStream, at: Span) -> TokenStream {
+/// `async` block, `.await`ed; with `hedge` (written at `hedge`), `attempt_hedged` with a
+/// closure that makes the `async` block, once per copy (spanned on `hedge`, so a body that
+/// moves or changes what it captures is reported there).
+fn attempt(
+    shape: &Shape,
+    ret: &Type,
+    body: TokenStream,
+    at: Span,
+    hedge: Option<Span>,
+) -> TokenStream {
     let call = local("__staunch_call");
     let req = local("__staunch_req");
+    let ret_span = ret.span();
+    if let Some(h) = hedge {
+        // bound first, so that its kind is inferred from the body: a body that moves or
+        // changes what it captures is then reported as "this closure implements `FnOnce`, not
+        // `Fn`", naming the variable, rather than as a move out of an `Fn` closure
+        let make = local("__staunch_make");
+        let closure = quote_spanned!(h=> let #make = || async #body;);
+        let mut args = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Parenthesis,
+            quote!(&mut #call, #req, #make),
+        );
+        args.set_span(ret_span);
+        return quote_spanned!(ret_span=> {
+            #closure
+            ::staunch::__private::Call::attempt_hedged #args.await
+        });
+    }
     let args = if shape.kind.is_sync() {
         let closure = quote_spanned!(at=> ||);
         quote!(&mut #call, #req, #closure #body)
@@ -193,7 +219,6 @@ fn attempt(shape: &Shape, ret: &Type, body: TokenStream, at: Span) -> TokenStrea
     // the attempt calls (and `begin::<Ret>`) are spanned on the return type: a return type that
     // is not a `Result`, or whose error lacks `From<staunch::Error>`, is reported there, once
     // (rustc reports an unmet bound once per span)
-    let ret_span = ret.span();
     let mut args = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, args);
     args.set_span(ret_span);
     if shape.kind.is_sync() {
@@ -497,6 +522,10 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
         let c = chaos(c);
         b.extend(quote!(.chaos(#c)));
     }
+    if let Some(h) = &cfg.hedge {
+        let h = hedge(h);
+        b.extend(quote!(.hedge(#h)));
+    }
     quote!(|| #b)
 }
 
@@ -518,6 +547,27 @@ fn chaos(c: &ChaosConfig) -> TokenStream {
     if let Some(d) = c.latency {
         let d = nanos(d);
         t.extend(quote!(.latency(#d)));
+    }
+    t
+}
+
+fn hedge(h: &HedgeConfig) -> TokenStream {
+    let mut t = quote!(::staunch::__private::Hedge::new());
+    if let Some(d) = h.after {
+        let d = nanos(d);
+        t.extend(quote!(.after(#d)));
+    }
+    if let Some(p) = h.percentile {
+        let p = float(p);
+        t.extend(quote!(.percentile(#p)));
+    }
+    if let Some(d) = h.min_after {
+        let d = nanos(d);
+        t.extend(quote!(.min_after(#d)));
+    }
+    if let Some(n) = h.max {
+        let n = Literal::u32_unsuffixed(n);
+        t.extend(quote!(.max(#n)));
     }
     t
 }

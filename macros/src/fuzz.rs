@@ -88,6 +88,10 @@ fn name() -> impl Strategy<Value = String> {
         Just("latency"),
         Just("latency_rate"),
         Just("reject"),
+        Just("hedge"),
+        Just("after"),
+        Just("percentile"),
+        Just("min_after"),
         Just("retires"),
         Just("r#retry"),
         Just("r#type"),
@@ -133,6 +137,8 @@ fn sensible() -> impl Strategy<Value = String> {
         "name = \"fuzz\"",
         "chaos(error = 0.1, latency = \"200ms\", latency_rate = 0.2, reject = 0.05)",
         "chaos(reject = 1)",
+        "hedge",
+        "hedge(after = \"100ms\", percentile = 0.9, min_after = 0, max = 3)",
     ];
     proptest::sample::subsequence(options.to_vec(), 0..=6).prop_map(|o| o.join(", "))
 }

@@ -77,6 +77,11 @@ use proc_macro::TokenStream;
 /// | `chaos(latency = D)` | none | a duration | how long a delayed attempt waits before it runs (under `timeout` and `deadline`; a sync one blocks) |
 /// | `chaos(latency_rate = F)` | `1` | 0 ≤ F ≤ 1; needs `latency` | the fraction of attempts delayed by `latency` |
 /// | `chaos(reject = F)` | `0` | 0 ≤ F ≤ 1; with `error`, at most 1 | the fraction of attempts turned away with `Error::InjectedRejection`: a rejection (not retried, the fallback answers) |
+/// | `hedge` or `hedge(…)` | no hedging | `async fn` only; see below and [Hedging](#hedging) | **marks the call safe to repeat**: after a delay, a call still running gets another copy; the first `Ok` wins and the other copies are cancelled |
+/// | `hedge(after = D)` | none | a duration > 0 | a fixed delay; with `percentile`, the delay until the percentile is learned |
+/// | `hedge(percentile = P)` | `0.95` when `after` is not given | 0.5 ≤ P ≤ 0.99 | the delay is the P-quantile of this function's last 512 successful attempt latencies; no hedge (or `after`) before 64 are in |
+/// | `hedge(min_after = D)` | `"1ms"` | a duration | a floor under the learned delay |
+/// | `hedge(max = N)` | `1` | 1 ≤ N ≤ 3 | extra copies at most, one delay apart |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 /// | `fallback_why = path` | none | as `fallback`, with one more parameter last: `why: staunch::Why<E>`; not with `fallback` | the fallback also hears why it was called: `Why::Failed(last error)` or `Why::Rejected(the policy's rejection)` |
 ///
@@ -144,6 +149,37 @@ use proc_macro::TokenStream;
 ///   (`fallback = crate::cached`) for a free function. An async function's fallback is awaited.
 ///   A mismatch in the fallback's parameters, return type or asyncness is a type error at the
 ///   fallback's path.
+///
+/// # Hedging
+///
+/// **Writing `hedge` is your promise that the call is safe to repeat**: a hedged call may reach
+/// the upstream two to four times at once, and a copy that lost is cancelled wherever it
+/// stands (its request may already have done its work). Never put it on a call that charges,
+/// sends or writes something unless the upstream deduplicates it.
+///
+/// - Hedging belongs to the function, not to its policy's `name`: a named policy is shared by
+///   functions that may not be safe to repeat. What it learns is the function's own.
+/// - Each copy passes the breaker, the limiter and the bulkhead like an attempt; a hedge one of
+///   them turns away (an open breaker, a half-open one without a free trial slot, no token
+///   left now: a hedge never waits for one, a full bulkhead) is simply not started and fails
+///   nothing. Signals count the hedges started (`Signals::hedges`).
+/// - The first `Ok` wins; the other copies are dropped, which gives back their bulkhead slots
+///   and half-open trial slots (with no verdict). A copy that fails while another runs is
+///   recorded (the breaker hears it) and the others go on; when every copy in flight has
+///   failed, the attempt fails with the last copy's error. So a first copy that fails before the
+///   delay behaves exactly as without `hedge`.
+/// - With `retry`, one hedged round is one attempt of the retry loop: `retry(max = 2)` with
+///   `hedge(max = 1)` makes at most three rounds of at most two copies. `timeout` limits each
+///   copy; `deadline` the whole call (no hedge starts past it). Dropping the call's future
+///   cancels every copy.
+/// - A learned delay learns from each winning copy's latency, and from how long each slower
+///   copy it cancels had run (a lower bound), so that cancelling the slow copies does not drag
+///   the percentile down round after round.
+/// - The body runs as copies at the same time, so it may only borrow what it captures: a
+///   `&mut self` or `mut self` receiver, a `mut` argument or a `&mut` argument is a compile
+///   error at that token; a body that moves an argument out (`body.into_bytes()`) is reported
+///   by the compiler as "cannot move out of `body`, a captured variable in an `Fn` closure",
+///   pointing at `hedge`: borrow it, or clone it inside the body.
 ///
 /// # Errors and classification
 ///

@@ -43,6 +43,10 @@ pub struct Shape {
     pub ret: Option<Type>,
     /// Has `self` in some form.
     pub receiver: bool,
+    /// What the body may change or needs alone: a `&mut self` or `mut self` receiver, each
+    /// `mut` argument binding or `&mut` argument; with its span, how it is written and the
+    /// fix. Two copies of the body cannot run at once (`hedge`) over any of them.
+    pub exclusive: Vec<(proc_macro2::Span, String, &'static str)>,
 }
 
 impl Shape {
@@ -97,8 +101,59 @@ impl Shape {
             kind,
             ret,
             receiver: sig.receiver().is_some(),
+            exclusive: exclusive(sig),
         }
     }
+}
+
+/// The receiver and arguments that a body may change: `&mut self`, `mut self`,
+/// `self: &mut Self`, `mut arg`.
+fn exclusive(sig: &syn::Signature) -> Vec<(proc_macro2::Span, String, &'static str)> {
+    use syn::spanned::Spanned;
+    let mut found = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            syn::FnArg::Receiver(r) => {
+                if let Some(m) = r.mutability {
+                    let written = if r.reference.is_some() {
+                        "&mut self"
+                    } else {
+                        "mut self"
+                    };
+                    found.push((m.span, written.to_owned(), "take `&self`"));
+                } else if let Type::Reference(t) = &*r.ty {
+                    if let (Some(m), None) = (t.mutability, &r.reference) {
+                        found.push((m.span, "self: &mut Self".to_owned(), "take `&self`"));
+                    }
+                }
+            }
+            syn::FnArg::Typed(pt) => {
+                if let syn::Pat::Ident(p) = &*pt.pat {
+                    if let Some(m) = p.mutability {
+                        found.push((
+                            m.span(),
+                            format!("mut {}", p.ident),
+                            "remove `mut` (change a clone of it inside the body)",
+                        ));
+                    }
+                }
+                if let Type::Reference(t) = &*pt.ty {
+                    if t.mutability.is_some() {
+                        let name = match &*pt.pat {
+                            syn::Pat::Ident(p) => p.ident.to_string(),
+                            _ => "this argument".to_owned(),
+                        };
+                        found.push((
+                            t.span(),
+                            format!("{name}: &mut …"),
+                            "take it by shared reference (`&`)",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Names (for the message) a return type that cannot be a `Result` whatever is in scope;

@@ -47,6 +47,7 @@ pub struct Config {
     pub usage: Option<syn::Path>,
     pub stale: Option<StaleConfig>,
     pub chaos: Option<ChaosConfig>,
+    pub hedge: Option<HedgeConfig>,
 }
 
 /// `rps = R` or `rpm = R`.
@@ -188,6 +189,20 @@ impl BreakerConfig {
         }
         self
     }
+}
+
+/// `hedge(...)`, checked.
+pub struct HedgeConfig {
+    /// Where `hedge` was written.
+    pub span: Span,
+    /// Nanoseconds, greater than 0.
+    pub after: Option<u64>,
+    /// In [0.5, 0.99].
+    pub percentile: Option<f64>,
+    /// Nanoseconds.
+    pub min_after: Option<u64>,
+    /// 1 to 3.
+    pub max: Option<u32>,
 }
 
 /// `stale(...)`, checked.
@@ -355,6 +370,50 @@ static TOP: &[Row<Top>] = &[
                 group(o, ex, CHAOS, ChaosConfig::default(), e).and_then(|c| c.checked(o, ex, e));
         },
     ),
+    grouped(
+        "hedge",
+        "hedge(after = \"200ms\")",
+        || names(HEDGE),
+        |t, o, ex, e| {
+            t.hedge(o, e);
+            t.cfg.hedge = group(o, ex, HEDGE, HedgeConfig::at(o.name.span()), e);
+        },
+    ),
+];
+
+/// The options of `hedge(...)`.
+static HEDGE: &[Row<HedgeConfig>] = &[
+    value("after", "after = \"200ms\"", |c, v, e| {
+        c.after = v.positive_duration(e);
+    }),
+    value("percentile", "percentile = 0.95", |c, v, e| {
+        c.percentile = v.positive(e).filter(|p| {
+            // the runtime's bounds (`Hedge::MIN_PERCENTILE`, `Hedge::MAX_PERCENTILE`)
+            let fits = (0.5..=0.99).contains(p);
+            if !fits {
+                e.on(
+                    v.expr,
+                    format!("`{}` must be between 0.5 and 0.99", v.ident),
+                );
+            }
+            fits
+        });
+    }),
+    value("min_after", "min_after = \"5ms\"", |c, v, e| {
+        c.min_after = v.duration(e);
+    }),
+    value("max", "max = 1", |c, v, e| {
+        c.max = v.int(1, e).filter(|&n| {
+            let fits = n <= 3;
+            if !fits {
+                e.on(
+                    v.expr,
+                    format!("`{}` must be at most 3 (extra copies of one call)", v.ident),
+                );
+            }
+            fits
+        });
+    }),
 ];
 
 /// The options of `retry(...)`.
@@ -497,6 +556,7 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
     let mut top = Top {
         cfg: Config::default(),
         sync: shape.kind.is_sync(),
+        exclusive: shape.exclusive.clone(),
         rate: None,
         tpm: false,
         inflight: false,
@@ -668,6 +728,8 @@ struct Top {
     cfg: Config,
     /// The function is a sync `fn`.
     sync: bool,
+    /// What the body may change (see [`Shape::exclusive`]).
+    exclusive: Vec<(Span, String, &'static str)>,
     /// The rate option written first (`rps` or `rpm`), if any.
     rate: Option<String>,
     /// `tpm` was written.
@@ -721,6 +783,24 @@ impl Top {
             );
         }
         self.cfg.timeout = v.duration(errors);
+    }
+
+    /// `hedge` runs copies of the body at once: an `async fn` whose body may not change
+    /// anything of its own.
+    fn hedge(&self, o: &Opt, errors: &mut Errors) {
+        let name = &o.name;
+        if self.sync {
+            errors.at(
+                name.span(),
+                format!("`{name}` needs an `async fn`: a sync call cannot run twice at once; remove it or make the function async"),
+            );
+        }
+        for (span, written, fix) in &self.exclusive {
+            errors.at(
+                *span,
+                format!("`{name}` runs copies of the body at the same time, which `{written}` cannot allow: {fix}, or remove `{name}`"),
+            );
+        }
     }
 
     fn need(&mut self, need: Need, v: &Given) {
@@ -808,6 +888,18 @@ impl ChaosConfig {
             }
         }
         ok.then_some(self)
+    }
+}
+
+impl HedgeConfig {
+    fn at(span: Span) -> Self {
+        HedgeConfig {
+            span,
+            after: None,
+            percentile: None,
+            min_after: None,
+            max: None,
+        }
     }
 }
 

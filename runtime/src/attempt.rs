@@ -21,12 +21,14 @@ use crate::chaos::Fault;
 use crate::classify::Class;
 use crate::clock::{self, Mode, Nanos};
 use crate::events::{EventKind, Kinds, Part, Reason, Verdict};
+use crate::hedge::Hedging;
 use crate::retry::Retry;
 use crate::shared::{Admitted, Refusal, Shared, TAKE};
 use crate::sync::{Arc, Ordering};
 use crate::trace;
 use crate::Error;
 
+mod hedged;
 mod outcome;
 pub use outcome::{IsResult, Step, Why};
 
@@ -1008,6 +1010,8 @@ pub(crate) struct Plan {
     pub(crate) retry: Option<Retry>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
+    /// The function's own hedging, with what it learned; `None` without `hedge`.
+    pub(crate) hedge: Option<Arc<Hedging>>,
 }
 
 impl Plan {

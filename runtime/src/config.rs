@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::env::{report, Knobs};
-use crate::{Breaker, Chaos, Retry};
+use crate::{Breaker, Chaos, Hedge, Retry};
 
 /// A rate limit as configured: `rate` calls per `per`, `burst` at most at once.
 ///
@@ -69,6 +69,10 @@ pub struct Config {
     /// Chaos to inject (inert without the `chaos` feature), its seed as resolved if one was
     /// given or `STAUNCH_CHAOS_SEED` is set.
     pub chaos: Option<Chaos>,
+    /// This policy's own hedging, as [`Policy::config`](crate::Policy::config) reports it;
+    /// always `None` in a name's configuration ([`Handle`](crate::Handle)): hedging belongs to
+    /// a function, never to a name.
+    pub hedge: Option<Hedge>,
 }
 
 /// A setting the builder was given that is outside its valid values.
@@ -115,6 +119,7 @@ pub(crate) struct Settings {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) chaos: Option<Chaos>,
+    pub(crate) hedge: Option<Hedge>,
 }
 
 impl Settings {
@@ -139,6 +144,7 @@ impl Settings {
             timeout: None,
             deadline: None,
             chaos: None,
+            hedge: None,
         }
     }
 
@@ -370,6 +376,9 @@ impl Settings {
         if let Some(Err(message)) = self.chaos.as_ref().map(Chaos::check) {
             return fail(message);
         }
+        if let Some(message) = self.hedge.as_ref().and_then(Hedge::invalid) {
+            return fail(message);
+        }
         Ok(())
     }
 
@@ -407,6 +416,7 @@ impl Settings {
             timeout: self.timeout,
             deadline: self.deadline,
             chaos: self.chaos,
+            hedge: None, // the policy's own, not the name's: see `Policy::config`
         }
     }
 }

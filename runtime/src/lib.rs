@@ -37,6 +37,7 @@ pub mod env;
 mod error;
 pub mod events;
 mod handle;
+mod hedge;
 #[cfg(feature = "http")]
 pub mod http;
 mod keys;
@@ -63,6 +64,7 @@ pub use config::{Config, ConfigError, Rate};
 pub use env::{env_prefix, warnings};
 pub use error::Error;
 pub use handle::{policy, signals, snapshot, Handle};
+pub use hedge::Hedge;
 pub use keys::KeyPool;
 pub use policy::{Policy, PolicyBuilder};
 pub use retry::Retry;
@@ -76,7 +78,7 @@ pub mod __private {
     pub use crate::attempt::{key_hash, Call, IsResult, Req, Step};
     pub use crate::classify::{Class, Classify};
     pub use crate::private::*;
-    pub use crate::{Breaker, Chaos, Error, Policy, PolicyBuilder, Retry, Stale};
+    pub use crate::{Breaker, Chaos, Error, Hedge, Policy, PolicyBuilder, Retry, Stale};
 }
 
 /// Names the root exported before they moved; each points to its new place.

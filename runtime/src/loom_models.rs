@@ -425,3 +425,30 @@ fn loom_a_time_bucket_starts_afresh_once_and_counts_both() {
         assert_eq!((s.calls, s.failures, s.slow), (2, 0, 1));
     });
 }
+
+/// Two functions' copies record latencies into a hedge's window of four at once, the last one
+/// relearning the quantile: every sample is counted, and the learned delay is always one of
+/// the samples recorded (a slot not yet written is skipped, never read as a latency).
+#[test]
+fn loom_a_learned_hedge_delay_is_always_a_recorded_sample() {
+    use crate::hedge::Learned;
+    loom::model(|| {
+        let l = Arc::new(Learned::new(4));
+        let threads: Vec<_> = [[10, 20], [30, 40]]
+            .into_iter()
+            .map(|samples| {
+                let l = l.clone();
+                thread::spawn(move || {
+                    for s in samples {
+                        l.record(s, 0.5);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let d = l.delay().expect("four samples fill a window of four");
+        assert!([10, 20, 30, 40].contains(&d), "learned {d}");
+    });
+}

@@ -9,8 +9,10 @@ use crate::classify::{Class, Classify};
 use crate::clock::{self, Mode};
 use crate::config::{ConfigError, Settings};
 use crate::handle::Handle;
+use crate::hedge::Hedging;
 use crate::registry;
-use crate::{Breaker, Chaos, Config, Error, Retry, Stale};
+use crate::sync::Arc;
+use crate::{Breaker, Chaos, Config, Error, Hedge, Retry, Stale};
 
 /// Builds a [`Policy`]: each part optional.
 ///
@@ -329,6 +331,34 @@ impl PolicyBuilder {
         self
     }
 
+    /// Hedging for this policy's [`call_hedged`](Policy::call_hedged) calls (the attribute's
+    /// `hedge(…)`): after a delay (fixed, or learned from the policy's own recent latencies), a
+    /// call still running gets another copy; the first `Ok` wins and the others are cancelled.
+    /// See [`Hedge`] for the settings, their defaults and bounds (`max` 1 to 3, `percentile`
+    /// 0.5 to 0.99, `after` greater than 0), checked by [`build`](Self::build).
+    ///
+    /// **Hedge only what is safe to repeat**: a hedged call may reach the upstream two to four
+    /// times at once, and a copy that lost is cancelled wherever it stands. Only
+    /// [`call_hedged`](Policy::call_hedged) hedges; [`call_async`](Policy::call_async) never
+    /// does. The hedging (and what it learns) belongs to this policy, not to its name: another
+    /// policy of the same name does not hedge.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Hedge, Policy};
+    /// let h = Hedge::new().after(Duration::from_millis(200));
+    /// let p = Policy::builder("docs-b-hedge").hedge(h).build().unwrap();
+    /// assert_eq!(p.config().hedge, Some(h));
+    /// let e = Policy::builder("docs-b-hedge-max").hedge(Hedge::new().max(4)).build().unwrap_err();
+    /// assert_eq!(e.to_string(), "policy `docs-b-hedge-max`: `hedge(max)` must be between 1 and 3");
+    /// ```
+    pub fn hedge(mut self, hedge: Hedge) -> Self {
+        self.0.hedge = Some(hedge);
+        self
+    }
+
     /// Applies the environment's overrides, checks every setting, and returns the policy.
     ///
     /// The breaker, limiter and bulkhead belong to the name: if a policy of this name exists
@@ -359,6 +389,7 @@ impl PolicyBuilder {
                 retry: settings.retry,
                 timeout: settings.timeout,
                 deadline: settings.deadline,
+                hedge: settings.hedge.map(|h| Arc::new(Hedging::new(h))),
             },
         })
     }
@@ -451,6 +482,7 @@ impl Policy {
             retry: self.plan.retry,
             timeout: self.plan.timeout,
             deadline: self.plan.deadline,
+            hedge: self.plan.hedge.as_ref().map(|h| h.settings),
             ..self.plan.shared.config.clone()
         }
     }
@@ -678,6 +710,58 @@ impl Policy {
         E: From<Error> + Classify,
     {
         self.run_async(Classify::class, f).await
+    }
+
+    /// Calls the future that `f` makes through the policy, hedged as
+    /// [`PolicyBuilder::hedge`] says: after the hedge delay, a call still running gets another
+    /// copy (`f` called again), the first `Ok` wins and the others are dropped. Every error is
+    /// retryable; a hedged round counts as one attempt of the retry loop. Without
+    /// [`PolicyBuilder::hedge`], the same as [`call_async`](Self::call_async).
+    ///
+    /// **Call it only for what is safe to repeat**: the copies run at the same time.
+    ///
+    /// # Errors
+    ///
+    /// The last copy's error once every copy of the last round failed, or the policy's
+    /// rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use staunch_runtime::{Error, Hedge, Policy};
+    /// let p = Policy::builder("docs-call-hedged")
+    ///     .hedge(Hedge::new().after(Duration::from_millis(100)))
+    ///     .build()
+    ///     .unwrap();
+    /// let copies = AtomicU32::new(0);
+    /// let started = tokio::time::Instant::now();
+    /// let r: Result<&str, Error> = p
+    ///     .call_hedged(|| async {
+    ///         let first = copies.fetch_add(1, Ordering::Relaxed) == 0;
+    ///         tokio::time::sleep(Duration::from_millis(if first { 2000 } else { 50 })).await;
+    ///         Ok(if first { "slow" } else { "hedge" })
+    ///     })
+    ///     .await;
+    /// assert_eq!(r, Ok("hedge"));
+    /// assert_eq!(started.elapsed(), Duration::from_millis(150));
+    /// # }
+    /// ```
+    pub async fn call_hedged<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(|_| Class::DEFAULT);
+        loop {
+            match call.attempt_hedged(Req::new(), &f).await {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
     }
 
     async fn run_async<T, E, F, Fut>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>

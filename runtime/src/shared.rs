@@ -40,6 +40,10 @@ pub(crate) struct Counts {
     pub(crate) injected_errors: global::AtomicU64,
     /// Attempts chaos delayed.
     pub(crate) injected_delays: global::AtomicU64,
+    /// Hedged copies started (`hedge`).
+    pub(crate) hedges: global::AtomicU64,
+    /// Copies of hedged rounds that ended (succeeded or failed) beyond each round's first.
+    pub(crate) hedge_ends: global::AtomicU64,
 }
 
 /// What every policy of one name shares: the breaker, the limiters and the bulkhead.
@@ -462,6 +466,8 @@ impl Shared {
                 delays: self.counts.injected_delays.load(Ordering::Relaxed),
                 rejections: self.counts.rejected[3].load(Ordering::Relaxed),
             },
+            hedges: self.counts.hedges.load(Ordering::Relaxed),
+            hedge_ends: self.counts.hedge_ends.load(Ordering::Relaxed),
         }
     }
 
@@ -558,12 +564,20 @@ pub struct Signals {
     /// What chaos injected since the policy was created (all zero without the `chaos`
     /// feature).
     pub injected: Injections,
+    /// Hedged copies started (a call's second, third or fourth copy, by `hedge`), since the
+    /// policy was created: the extra load hedging adds, at most, beyond the calls. A hedge the
+    /// breaker, limiter or bulkhead turned away was not started and is not counted.
+    pub hedges: u64,
+    /// Copies of hedged rounds that ended (with a success or a failure) beyond each round's
+    /// first: each is one more attempt of the same call, as a retry is (see [`calls`](Self::calls)).
+    pub(crate) hedge_ends: u64,
 }
 
 impl Signals {
     /// Calls that ended, since the policy was created: every attempt that ended or was turned
-    /// away, less the retries (each retry is one more attempt of the same call). A call whose
-    /// future was dropped mid-attempt is not counted.
+    /// away, less the retries (each retry is one more attempt of the same call) and the hedged
+    /// copies that ended beyond each round's first (likewise). A call whose future was dropped
+    /// mid-attempt is not counted.
     ///
     /// # Examples
     ///
@@ -585,6 +599,7 @@ impl Signals {
     pub fn calls(&self) -> u64 {
         (self.successes + self.failures + self.ignored + self.rejections.total())
             .saturating_sub(self.retries)
+            .saturating_sub(self.hedge_ends)
     }
 }
 

@@ -23,7 +23,7 @@ pub struct Mem(u32);
 
 #[async_trait]
 impl Store for Mem {
-    #[resilient(retry(max = 2), timeout = 1, fallback = missing)]
+    #[resilient(retry(max = 2), timeout = 1, fallback = missing, hedge(after = "50ms"))]
     async fn get(&self, key: String) -> Result<String, E> {
         Ok(format!("{key}{}", self.0))
     }

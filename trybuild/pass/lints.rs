@@ -276,7 +276,11 @@ pub trait Fetch {
 }
 
 impl Fetch for Svc {
-    #[resilient(retry(max = 1), timeout = 1)]
+    #[resilient(
+        retry(max = 1),
+        timeout = 1,
+        hedge(percentile = 0.9, after = "1s", max = 2)
+    )]
     async fn fetch(&self, id: u32) -> Result<u32, MyError> {
         Ok(id + self.hits)
     }

@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `hedge`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -321,6 +321,43 @@ fn timeout_on_sync() {
 }
 
 #[test]
+fn hedge_needs_an_async_fn_whose_body_only_borrows() {
+    let (_, errors) = check("hedge", "fn f() -> Result<(), E> { Ok(()) }");
+    assert_eq!(
+        errors,
+        ["`hedge` needs an `async fn`: a sync call cannot run twice at once; remove it or make the function async"]
+    );
+    let (_, errors) = check(
+        "hedge(max = 2)",
+        "async fn f(&mut self, mut n: u32, v: &mut Vec<u8>, k: &str) -> Result<(), E> { Ok(()) }",
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("`&mut self` cannot allow: take `&self`"));
+    assert!(errors[1].contains("`mut n` cannot allow: remove `mut`"));
+    assert!(errors[2].contains("`v: &mut …` cannot allow: take it by shared reference"));
+    let h = ok("hedge(after = \"200ms\", percentile = 0.9, min_after = 0, max = 3)")
+        .hedge
+        .unwrap();
+    assert_eq!(
+        (h.after, h.percentile, h.min_after, h.max),
+        (Some(200_000_000), Some(0.9), Some(0), Some(3))
+    );
+    assert!(ok("hedge").hedge.is_some());
+    assert_eq!(
+        err("hedge(max = 4)"),
+        ["`max` must be at most 3 (extra copies of one call)"]
+    );
+    assert_eq!(
+        err("hedge(percentile = 0.4)"),
+        ["`percentile` must be between 0.5 and 0.99"]
+    );
+    assert_eq!(
+        err("retry(after = 1)"),
+        ["`after` is an option of `hedge`, not of `retry`: write `hedge(after = …)`"]
+    );
+}
+
+#[test]
 fn every_mistake_at_once() {
     assert_eq!(
         err("retry(max = 0, jitter = 2), rps = \"x\", burst = 0, zzz"),
@@ -329,7 +366,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `hedge`",
         ]
     );
 }
@@ -382,6 +419,7 @@ fn every_example_is_valid() {
             format!("chaos({example}, latency = 1)")
         }
     });
+    each(HEDGE, |example| format!("hedge({example})"));
 }
 
 /// "expected one of" lists exactly the names of the group's table, in order.
@@ -400,6 +438,7 @@ fn the_lists_are_the_tables() {
         ("breaker", list(BREAKER)),
         ("stale", list(STALE)),
         ("chaos", list(CHAOS)),
+        ("hedge", list(HEDGE)),
     ] {
         assert_eq!(
             one(&format!("{group}(zzz = 1)")),
@@ -414,7 +453,7 @@ fn the_lists_are_the_tables() {
     );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
-    assert_eq!(groups, ["retry", "breaker", "stale", "chaos"]);
+    assert_eq!(groups, ["retry", "breaker", "stale", "chaos", "hedge"]);
     assert_eq!(list(CHAOS), "`error`, `latency`, `latency_rate`, `reject`");
 }
 
