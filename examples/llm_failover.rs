@@ -1,6 +1,7 @@
 //! Three OpenAI-style providers on loopback, each failing in its own way, and a client that
 //! rides it out: alpha goes down for ten seconds (and one of its keys has no money left), bravo
-//! throttles with an absurd `Retry-After: 3600`, charlie is slow at times, and a careless user
+//! throttles with an absurd `Retry-After: 3600`, charlie is slow at times (its slow-call breaker
+//! sheds it), and a careless user
 //! sends a burst of prompts that are too long. See `examples/llm/scenario.rs` for the timeline.
 //!
 //!     cargo run --example llm_failover
@@ -84,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client: reqwest::Client::new(),
         base: format!("http://{addr}"),
     }));
-    println!("providers on http://{addr}: alpha down 4s-14s (one key revoked, one out of money), bravo 429 (Retry-After: 3600) at 6s, 9s-11s, 18s; charlie slow 9s-11s");
+    println!("providers on http://{addr}: alpha down 4s-14s (one key revoked, one out of money), bravo 429 (Retry-After: 3600) at 6s, 9s-11s, 18s; charlie slow (700 ms) 9s-11s");
     println!(
         "a careless user sends {} prompts that are too long at {:?}",
         scenario::BAD_PROMPTS,

@@ -244,6 +244,35 @@ async fn the_client_rides_out_the_outage() {
         "closed at {closed:?}"
     );
 
+    // charlie's slow-call breaker: its slow answers never failed, yet it opened while charlie
+    // was slow (half of its last ten calls over 400 ms), and no request reached charlie while
+    // it was open (until its cooldown of 2 s let a trial through)
+    let slow_failed: Vec<_> = seen
+        .iter()
+        .filter(|s| s.provider == Provider::Charlie && within(s.at, scenario::CHARLIE_SLOW))
+        .filter(|s| !matches!(s.answer, Answer::Ok { .. }))
+        .collect();
+    assert!(slow_failed.is_empty(), "charlie failed: {slow_failed:?}");
+    let charlie_opened = transitions
+        .iter()
+        .find(|(t, p, s)| {
+            *p == "charlie" && *s == CircuitState::Open && within(*t, scenario::CHARLIE_SLOW)
+        })
+        .expect("charlie's slow-call breaker opened while charlie was slow")
+        .0;
+    let shed: Vec<_> = seen
+        .iter()
+        .filter(|s| s.provider == Provider::Charlie)
+        .filter(|s| {
+            s.at > charlie_opened + Duration::from_millis(10)
+                && s.at < charlie_opened + Duration::from_secs(2)
+        })
+        .collect();
+    assert!(
+        shed.is_empty(),
+        "charlie reached while open at {charlie_opened:?}: {shed:?}"
+    );
+
     assert!(
         longest_hold_off > Duration::ZERO && longest_hold_off <= scenario::BRAVO_MAX_DELAY,
         "bravo held callers off for {longest_hold_off:?}"

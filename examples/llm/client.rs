@@ -148,10 +148,19 @@ impl<T: Transport> LlmClient<T> {
         self.ask_charlie(prompt).await
     }
 
-    /// The last provider: slow at times, so a timeout.
+    /// The last provider: slow at times. A slow answer never fails (the timeout is 1 s), but
+    /// when half of its last ten calls took over 400 ms its breaker opens: a slow-call breaker,
+    /// which a breaker of failures in a row would never open.
     #[resilient(
         name = "charlie",
-        breaker(threshold = 5, cooldown = 2),
+        breaker(
+            failure_rate = 0.5,
+            window_calls = 10,
+            min_calls = 5,
+            slow_call = "400ms",
+            slow_rate = 0.5,
+            cooldown = 2
+        ),
         timeout = "1s",
         deadline = "2s"
     )]
