@@ -129,7 +129,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // once a second: what each provider answered, and the breakers; state changes as they come,
     // from the policies' events
     let names = ["alpha", "bravo", "charlie"];
-    let mut last_states = [CircuitState::Closed; 3];
     let mut last = Totals::read(&seen);
     let mut next_tick = start + Duration::from_secs(1);
     while workers.iter().any(|w| !w.is_finished()) {
@@ -147,11 +146,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "     | {:>5.2}s  {policy} breaker {from:?} -> {to:?}",
                 start.elapsed().as_secs_f64(),
             );
-            if let Some(i) = names.iter().position(|n| **n == *policy) {
-                last_states[i] = to;
-            }
         }
         if Instant::now() >= next_tick {
+            // each breaker as it stands (an open one whose cooldown has passed is half-open: a
+            // trial may pass, though none has come yet)
+            let now_states =
+                names.map(|n| staunch::signals(n).map_or(CircuitState::Closed, |s| s.circuit));
             let totals = Totals::read(&seen);
             let d = totals.minus(&last);
             let failed = outcomes
@@ -171,7 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 d.ok[1], d.failed[1], d.fallbacks[1],
                 d.ok[2], d.failed[2], d.fallbacks[2],
                 d.stale, failed,
-                last_states[0], last_states[1], last_states[2],
+                now_states[0], now_states[1], now_states[2],
             );
             last = totals;
             next_tick += Duration::from_secs(1);

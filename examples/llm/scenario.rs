@@ -10,7 +10,8 @@
 //! - Every provider refuses a prompt that is too long (400 `context_length_exceeded`): the
 //!   caller's fault, not the provider's.
 //!
-//! So from 9 s to 11 s every provider fails, and only the last good answer is left.
+//! So from 9 s to 11 s alpha and bravo fail and charlie is slow: once charlie's slow-call
+//! breaker has shed it too, only the last good answer is left.
 
 #![allow(dead_code)] // each of the example and the test uses its own part of it
 
