@@ -245,7 +245,7 @@ async fn the_client_rides_out_the_outage() {
     );
 
     // charlie's slow-call breaker: its slow answers never failed, yet it opened while charlie
-    // was slow (half of its last ten calls over 400 ms), and no request reached charlie while
+    // was slow (half of its last eight calls over 400 ms), and no request reached charlie while
     // it was open (until its cooldown of 2 s let a trial through)
     let slow_failed: Vec<_> = seen
         .iter()

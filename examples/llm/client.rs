@@ -149,14 +149,14 @@ impl<T: Transport> LlmClient<T> {
     }
 
     /// The last provider: slow at times. A slow answer never fails (the timeout is 1 s), but
-    /// when half of its last ten calls took over 400 ms its breaker opens: a slow-call breaker,
+    /// when half of its last eight calls took over 400 ms its breaker opens: a slow-call breaker,
     /// which a breaker of failures in a row would never open.
     #[resilient(
         name = "charlie",
         breaker(
             failure_rate = 0.5,
-            window_calls = 10,
-            min_calls = 5,
+            window_calls = 8,
+            min_calls = 4,
             slow_call = "400ms",
             slow_rate = 0.5,
             cooldown = 2
