@@ -506,3 +506,42 @@ fn settings_out_of_bounds_fail_the_build() {
         "policy `hedge-bad`: `hedge(after)` must be greater than 0"
     );
 }
+
+/// Regression: the first copy of a hedged call turned away by a full bulkhead that has a queue
+/// failed at once instead of waiting in the queue as any attempt does.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_hedged_call_waits_in_the_bulkhead_s_queue() {
+    let p = Arc::new(
+        Policy::builder("hedge-queue")
+            .max_inflight(1)
+            .queue(1)
+            .hedge(Hedge::new().after(MS * 500))
+            .build()
+            .unwrap(),
+    );
+    // the slot is held for 100 ms
+    let holder = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            p.call_async(|| async {
+                tokio::time::sleep(MS * 100).await;
+                Ok::<_, Error>(0)
+            })
+            .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(p.handle().signals().inflight, 1);
+    let start = Instant::now();
+    let r = p
+        .call_hedged(|| async {
+            tokio::time::sleep(MS * 10).await;
+            Ok::<_, Error>(7)
+        })
+        .await;
+    assert_eq!(r, Ok(7), "the hedged call waited for the slot, then ran");
+    assert_eq!(start.elapsed(), MS * 110);
+    assert_eq!(holder.await.unwrap(), Ok(0));
+    let s = p.handle().signals();
+    assert_eq!((s.inflight, s.queued, s.rejections.bulkhead), (0, 0, 0));
+}

@@ -145,25 +145,39 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Ok(admitted) => admitted,
                 Err(r) => return self.rejected(r),
             };
-        let slot = if wait == 0 {
-            match shared.enter() {
-                Ok(slot) => slot,
-                Err(r) => return self.turned_away(r, req),
-            }
+        let entered = if wait == 0 {
+            shared.enter()
         } else {
+            // dropped while it waits, the attempt gives its tokens back
             let reserved = Reservation {
                 shared,
                 key: req.key,
                 cost: req.cost,
             };
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            match shared.enter() {
-                Ok(slot) => {
-                    std::mem::forget(reserved);
-                    slot
+            std::mem::forget(reserved);
+            shared.enter()
+        };
+        // the first copy waits in the bulkhead's queue, if it has one, as any attempt does
+        let slot = match entered {
+            Ok(slot) => slot,
+            Err(r) => match self.queue_async() {
+                None => return self.turned_away(r, req),
+                Some(queued) => {
+                    let reserved = Reservation {
+                        shared,
+                        key: req.key,
+                        cost: req.cost,
+                    };
+                    match queued.await {
+                        Ok(slot) => {
+                            std::mem::forget(reserved);
+                            slot
+                        }
+                        Err(r) => return self.rejected(r),
+                    }
                 }
-                Err(r) => return self.rejected(r),
-            }
+            },
         };
         let mut running = [None, None, None, None];
         running[0] = Some(Running {
