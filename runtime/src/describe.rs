@@ -344,7 +344,7 @@ pub(crate) fn describe(name: &str, own: &Origin, first: &Origin, from_first: boo
         let learns = h.learns();
         stage(
             "hedge",
-            Some("calls made through `call_hedged`"),
+            Some("hedged calls"),
             false,
             vec![
                 o.setting("after", &[], |s| {
@@ -435,7 +435,7 @@ pub(crate) fn describe(name: &str, own: &Origin, first: &Origin, from_first: boo
                 first.setting("tpm", &["TPM"], |s| {
                     s.tpm.map(|r| (format!("{r}/min"), true))
                 }),
-                first.setting("burst", &["TPM"], |s| {
+                first.setting("burst", &[], |s| {
                     s.tpm.map(|r| (whole_tokens(r).to_string(), false))
                 }),
                 first.setting("wait", &[], wait),
