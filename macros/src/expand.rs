@@ -464,6 +464,8 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
             ))
         }
     };
+    // first, so that every value after it is the attribute's
+    b.extend(quote!(.from_attribute()));
     if let Some(r) = &cfg.retry {
         let r = retry(r);
         b.extend(quote!(.retry(#r)));

@@ -103,7 +103,7 @@ use proc_macro::TokenStream;
 /// static __STAUNCH_POLICY: FnCell = FnCell::new();          // the policy, made at the first call
 /// let __staunch_req = Req::new();                            // `.key(key_hash(&(key)))`, evaluated once
 /// let mut __staunch_call = __STAUNCH_POLICY
-///     .get_or_init(|| Policy::builder("name").retry(Retry::new().max(3)).rps(10.0)/* … */)
+///     .get_or_init(|| Policy::builder("name").from_attribute().retry(Retry::new().max(3)).rps(10.0)/* … */)
 ///     .begin::<Ret>(classify);                               // the error's own `Classify`, or the default
 /// loop {                                                     // no loop without `retry`
 ///     match __staunch_call.attempt_sync(__staunch_req, || { /* the body */ }) {

@@ -73,6 +73,26 @@ pub struct Config {
     /// always `None` in a name's configuration ([`Handle`](crate::Handle)): hedging belongs to
     /// a function, never to a name.
     pub hedge: Option<Hedge>,
+    /// Where each value came from (what [`Policy::describe`](crate::Policy::describe) reads);
+    /// equal in every configuration, so that comparisons look at the values only.
+    pub(crate) origin: OriginRef,
+}
+
+/// The [`Origin`](crate::describe::Origin) of a name's first policy, carried in its
+/// [`Config`]; never part of a comparison.
+#[derive(Clone, Default)]
+pub(crate) struct OriginRef(pub(crate) Option<std::sync::Arc<crate::describe::Origin>>);
+
+impl PartialEq for OriginRef {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for OriginRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// A setting the builder was given that is outside its valid values.
@@ -120,6 +140,10 @@ pub(crate) struct Settings {
     pub(crate) deadline: Option<Duration>,
     pub(crate) chaos: Option<Chaos>,
     pub(crate) hedge: Option<Hedge>,
+    /// The builder calls are the attribute's expansion ([`PolicyBuilder::from_attribute`](crate::PolicyBuilder::from_attribute)).
+    pub(crate) attribute: bool,
+    /// The environment's overrides applied, as (knob, variable), in the order applied.
+    pub(crate) env: Vec<(&'static str, String)>,
 }
 
 impl Settings {
@@ -145,6 +169,8 @@ impl Settings {
             deadline: None,
             chaos: None,
             hedge: None,
+            attribute: false,
+            env: Vec::new(),
         }
     }
 
@@ -163,11 +189,14 @@ impl Settings {
         let knobs = Knobs::new(&self.name);
         let retries = self.retry.is_some();
         let rated = self.breaker.is_some_and(|b| b.rate.is_some());
-        let mut apply = |knob: &str, set: &dyn Fn(&Knobs, &mut Settings) -> bool| {
+        let mut apply = |knob: &'static str, set: &dyn Fn(&Knobs, &mut Settings) -> bool| {
             let mut trial = self.clone();
             if set(&knobs, &mut trial) {
                 match trial.validate() {
-                    Ok(()) => *self = trial,
+                    Ok(()) => {
+                        *self = trial;
+                        self.env.push((knob, knobs.var(knob)));
+                    }
                     Err(e) => knobs.reject(knob, &e.message),
                 }
             }
@@ -282,6 +311,8 @@ impl Settings {
         let Some(chaos) = &mut self.chaos else { return };
         if let Some(seed) = crate::env::chaos_seed() {
             chaos.seed = Some(crate::chaos::seed_for(seed, &self.name));
+            self.env
+                .push(("CHAOS_SEED", crate::env::CHAOS_SEED.to_owned()));
         }
         if !Chaos::ENABLED && chaos.is_active() {
             report(
@@ -417,12 +448,13 @@ impl Settings {
             deadline: self.deadline,
             chaos: self.chaos,
             hedge: None, // the policy's own, not the name's: see `Policy::config`
+            origin: OriginRef::default(),
         }
     }
 }
 
 /// `tokens` rounded up to a whole bucket size: at least 1, at most `u32::MAX`.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped just before
-fn whole_tokens(tokens: f64) -> u32 {
+pub(crate) fn whole_tokens(tokens: f64) -> u32 {
     tokens.ceil().clamp(1.0, f64::from(u32::MAX)) as u32
 }

@@ -72,10 +72,15 @@ impl Knobs {
         }
     }
 
+    /// The variable of `knob`: `STAUNCH_<NAME>_<KNOB>`.
+    pub(crate) fn var(&self, knob: &str) -> String {
+        format!("{}{knob}", self.prefix)
+    }
+
     /// The variable's name and value, if it is set; a value that is not UTF-8 is reported
     /// (once) and treated as unset.
     fn raw(&self, knob: &str) -> Option<(String, String)> {
-        let var = format!("{}{knob}", self.prefix);
+        let var = self.var(knob);
         match std::env::var_os(&var)?.into_string() {
             Ok(value) => Some((var, value)),
             Err(value) => {
@@ -144,10 +149,13 @@ impl Knobs {
     }
 }
 
+/// The variable that seeds every policy's chaos.
+pub(crate) const CHAOS_SEED: &str = "STAUNCH_CHAOS_SEED";
+
 /// `STAUNCH_CHAOS_SEED`, the seed of every policy's chaos (mixed with its name), if it is set;
 /// a value that is not a whole number is reported once and ignored.
 pub(crate) fn chaos_seed() -> Option<u64> {
-    const VAR: &str = "STAUNCH_CHAOS_SEED";
+    const VAR: &str = CHAOS_SEED;
     let value = std::env::var_os(VAR)?;
     let seed = value.to_str().and_then(|v| v.trim().parse::<u64>().ok());
     if seed.is_none() {

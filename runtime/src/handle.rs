@@ -3,6 +3,7 @@
 
 use crate::clock;
 use crate::config::Config;
+use crate::describe::{self, Description};
 use crate::registry;
 use crate::shared::{Observed, Shared, Signals};
 use crate::sync::Arc;
@@ -154,6 +155,29 @@ impl Handle {
     /// ```
     pub fn observe(&self, seen: Observed) {
         self.shared.observe(seen, clock::now_observed());
+    }
+
+    /// [`Policy::describe`](crate::Policy::describe) of the name's first policy: the parts of
+    /// the name as every policy of it uses them, with the first policy's own retry, hedging,
+    /// timeout and deadline (each function has its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// staunch_runtime::Policy::builder("docs-h-describe").max_inflight(2).build().unwrap();
+    /// let d = staunch_runtime::policy("docs-h-describe").unwrap().describe();
+    /// assert_eq!(d.setting("bulkhead", "max_inflight").unwrap().value, "2");
+    /// ```
+    #[must_use]
+    pub fn describe(&self) -> Description {
+        let origin = self
+            .shared
+            .config
+            .origin
+            .0
+            .as_ref()
+            .expect("every policy is built with its origin");
+        describe::describe(self.name(), origin, origin, false)
     }
 
     /// The configuration as resolved when the name was first created (settings, then

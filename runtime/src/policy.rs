@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::attempt::{Call, IsResult, Plan, Req, Step};
 use crate::classify::{Class, Classify};
 use crate::clock::{self, Mode};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, OriginRef, Settings};
+use crate::describe::{self, Description, Origin};
 use crate::handle::Handle;
 use crate::hedge::Hedging;
 use crate::registry;
@@ -359,6 +360,23 @@ impl PolicyBuilder {
         self
     }
 
+    /// Marks the settings given so far and after as the `#[resilient]` attribute's, so that
+    /// [`Policy::describe`] names the attribute as their source. What the attribute's
+    /// expansion calls first; not for use by hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Policy, Source};
+    /// let p = Policy::builder("docs-from-attribute").from_attribute().max_inflight(2).build().unwrap();
+    /// assert_eq!(p.describe().setting("bulkhead", "max_inflight").unwrap().source, Source::Attribute);
+    /// ```
+    #[doc(hidden)]
+    pub fn from_attribute(mut self) -> Self {
+        self.0.attribute = true;
+        self
+    }
+
     /// Applies the environment's overrides, checks every setting, and returns the policy.
     ///
     /// The breaker, limiter and bulkhead belong to the name: if a policy of this name exists
@@ -380,10 +398,17 @@ impl PolicyBuilder {
     /// assert_eq!(b.config().max_inflight, Some(1));
     /// ```
     pub fn build(self) -> Result<Policy, ConfigError> {
+        let declared = self.0.clone();
         let settings = self.0.checked()?;
-        let config = settings.resolve();
+        let mut config = settings.resolve();
+        let origin = std::sync::Arc::new(Origin {
+            declared,
+            resolved: settings.clone(),
+        });
+        config.origin = OriginRef(Some(origin.clone()));
         let shared = registry::register(&settings.name, settings.unique, &config);
         Ok(Policy {
+            origin,
             plan: Plan {
                 shared,
                 retry: settings.retry,
@@ -419,6 +444,8 @@ impl PolicyBuilder {
 #[derive(Clone, Debug)]
 pub struct Policy {
     plan: Plan,
+    /// Where its values came from (read by [`describe`](Self::describe) only).
+    origin: std::sync::Arc<Origin>,
 }
 
 impl Policy {
@@ -485,6 +512,36 @@ impl Policy {
             hedge: self.plan.hedge.as_ref().map(|h| h.settings),
             ..self.plan.shared.config.clone()
         }
+    }
+
+    /// The composed pipeline, outermost part first, with every value as resolved and its
+    /// [`Source`](crate::Source): the attribute, the builder, an environment variable (named),
+    /// or the default. The parts of the name (breaker, limits, bulkhead, chaos, retry budget)
+    /// are those of the name's first policy, as they are on a call; the description says when
+    /// that was another policy. Off the call path: it reads what [`build`](PolicyBuilder::build)
+    /// kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Policy, Retry, Source};
+    /// let d = Policy::builder("docs-p-describe").retry(Retry::new().max(2)).build().unwrap().describe();
+    /// let parts: Vec<&str> = d.stages.iter().map(|s| s.part).collect();
+    /// assert_eq!(parts, ["retry", "call"]);
+    /// assert_eq!(d.setting("retry", "max").unwrap().source, Source::Builder);
+    /// assert_eq!(d.setting("retry", "backoff").unwrap().source, Source::Default);
+    /// println!("{d}");
+    /// ```
+    #[must_use]
+    pub fn describe(&self) -> Description {
+        let first = self.plan.shared.config.origin.0.as_ref();
+        let from_first = first.is_some_and(|f| !std::sync::Arc::ptr_eq(f, &self.origin));
+        describe::describe(
+            self.name(),
+            &self.origin,
+            first.unwrap_or(&self.origin),
+            from_first,
+        )
     }
 
     /// The operator's handle on this policy's shared state.

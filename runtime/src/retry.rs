@@ -20,7 +20,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// assert_eq!(r.wait(2, None), Duration::from_millis(90));
 /// assert_eq!(r.wait(0, Some(Duration::from_secs(1))), Duration::from_secs(1));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Retry {
     pub(crate) max: u32,
     pub(crate) backoff: f64,
@@ -28,6 +28,23 @@ pub struct Retry {
     pub(crate) max_delay: Duration,
     pub(crate) jitter: f64,
     pub(crate) budget: Option<f64>,
+    /// Which values were set (`SET_*` bits), for [`describe`](crate::Policy::describe); not
+    /// part of a comparison.
+    pub(crate) set: u8,
+}
+
+// Whether a value was set or left at its default is not a difference between two retries.
+impl PartialEq for Retry {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.max,
+            self.backoff,
+            self.delay,
+            self.max_delay,
+            self.jitter,
+            self.budget,
+        ) == (o.max, o.backoff, o.delay, o.max_delay, o.jitter, o.budget)
+    }
 }
 
 impl Retry {
@@ -48,7 +65,19 @@ impl Retry {
             max_delay: Duration::from_secs(30),
             jitter: 1.0,
             budget: None,
+            set: 0,
         }
+    }
+
+    pub(crate) const SET_MAX: u8 = 1;
+    pub(crate) const SET_BACKOFF: u8 = 2;
+    pub(crate) const SET_DELAY: u8 = 4;
+    pub(crate) const SET_MAX_DELAY: u8 = 8;
+    pub(crate) const SET_JITTER: u8 = 16;
+
+    /// Whether the value of `bit` was set.
+    pub(crate) const fn is_set(&self, bit: u8) -> bool {
+        self.set & bit != 0
     }
 
     /// Retries after the first attempt (at least 1): at most `max + 1` calls.
@@ -62,6 +91,7 @@ impl Retry {
     #[must_use]
     pub const fn max(mut self, n: u32) -> Self {
         self.max = n;
+        self.set |= Self::SET_MAX;
         self
     }
 
@@ -76,6 +106,7 @@ impl Retry {
     #[must_use]
     pub const fn backoff(mut self, f: f64) -> Self {
         self.backoff = f;
+        self.set |= Self::SET_BACKOFF;
         self
     }
 
@@ -90,6 +121,7 @@ impl Retry {
     #[must_use]
     pub const fn delay(mut self, d: Duration) -> Self {
         self.delay = d;
+        self.set |= Self::SET_DELAY;
         self
     }
 
@@ -104,6 +136,7 @@ impl Retry {
     #[must_use]
     pub const fn max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
+        self.set |= Self::SET_MAX_DELAY;
         self
     }
 
@@ -118,6 +151,7 @@ impl Retry {
     #[must_use]
     pub const fn jitter(mut self, j: f64) -> Self {
         self.jitter = j;
+        self.set |= Self::SET_JITTER;
         self
     }
 

@@ -124,7 +124,7 @@ fn the_contract_example_expands_to_its_policy() {
             static __STAUNCH_POLICY: ::staunch::__private::FnCell = ::staunch::__private::FnCell::new();
             let __staunch_req = ::staunch::__private::Req::new();
             let __staunch_policy = __STAUNCH_POLICY.get_or_init(
-                || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask"))
+                || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask")).from_attribute()
                     .retry(::staunch::__private::Retry::new().max(3))
                     .breaker(::staunch::__private::Breaker::new().threshold(5))
                     .rps(10.0)
@@ -159,7 +159,7 @@ fn an_async_fn_without_options_runs_its_body_once() {
             static __STAUNCH_POLICY: ::staunch::__private::FnCell = ::staunch::__private::FnCell::new();
             let __staunch_req = ::staunch::__private::Req::new();
             let __staunch_policy = __STAUNCH_POLICY.get_or_init(
-                || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask"))
+                || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask")).from_attribute()
             );
             // without `retry`, no error is retryable, whatever the environment says
             let mut __staunch_call = __staunch_policy.begin_described::<Result<Reply, E>>(|__staunch_e| {
@@ -186,7 +186,7 @@ fn every_option_of_retry_and_breaker_is_emitted() {
         "fn ask(prompt: &str) -> Result<Reply, E> { call(prompt) }",
     );
     let builder = quote! {
-        get_or_init(|| ::staunch::__private::Policy::builder("llm")
+        get_or_init(|| ::staunch::__private::Policy::builder("llm").from_attribute()
             .retry(::staunch::__private::Retry::new()
                 .max(2)
                 .backoff(1.5)
@@ -312,7 +312,7 @@ fn async_trait_s_bindings_are_made_once_its_body_in_each_attempt() {
                 let (a, b) = { let __arg2 = __arg2; __arg2 };
                 let __arg3 = __arg3;
                 let __staunch_policy = __STAUNCH_POLICY.get_or_init(
-                    || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask"))
+                    || ::staunch::__private::Policy::unnamed(::core::concat!(::core::module_path!(), "::", "ask")).from_attribute()
                         .retry(::staunch::__private::Retry::new())
                 );
                 let mut __staunch_call = __staunch_policy.begin_described::<Result<u32, E>>(|__staunch_e| {
@@ -395,7 +395,7 @@ fn chaos_is_emitted_the_same_in_every_build() {
         "fn ask(prompt: &str) -> Result<Reply, E> { call(prompt) }",
     );
     let builder = quote! {
-        get_or_init(|| ::staunch::__private::Policy::builder("rehearsal")
+        get_or_init(|| ::staunch::__private::Policy::builder("rehearsal").from_attribute()
             .chaos(::staunch::__private::Chaos::new()
                 .error(0.1)
                 .latency_rate(0.2)
