@@ -380,24 +380,12 @@ impl<'p, R: IsResult> Call<'p, R> {
             };
             match entered {
                 Ok(slot) => slot,
-                Err(r) => match self.queue_async() {
+                Err(r) => match self.queue_async(req) {
                     None => return self.turned_away(r, req),
-                    Some(queued) => {
-                        // dropped while it waits in the queue, or turned away after it, the
-                        // attempt gives its tokens back
-                        let reserved = Reservation {
-                            shared,
-                            key: req.key,
-                            cost: req.cost,
-                        };
-                        match queued.await {
-                            Ok(slot) => {
-                                std::mem::forget(reserved);
-                                slot
-                            }
-                            Err(r) => return self.rejected(r),
-                        }
-                    }
+                    Some(queued) => match queued.await {
+                        Ok(slot) => slot,
+                        Err(r) => return self.rejected(r),
+                    },
                 },
             }
         };
@@ -842,12 +830,26 @@ impl<'p, R: IsResult> Call<'p, R> {
     /// (boxed: only a waiting attempt pays for its room).
     #[cold]
     #[inline(never)]
-    fn queue_async(&self) -> Option<Queued<'p>> {
+    fn queue_async(&self, req: Req) -> Option<Queued<'p>> {
         let shared: &'p Shared = &self.plan.shared;
         if !shared.has_queue() {
             return None;
         }
-        Some(Box::pin(shared.enter_queued_async(self.until)))
+        let until = self.until;
+        Some(Box::pin(async move {
+            // dropped while it waits in the queue, or turned away after it, the attempt gives
+            // its tokens back (held here, in the box, not in the attempt's future)
+            let reserved = Reservation {
+                shared,
+                key: req.key,
+                cost: req.cost,
+            };
+            let entered = shared.enter_queued_async(until).await;
+            if entered.is_ok() {
+                std::mem::forget(reserved);
+            }
+            entered
+        }))
     }
 
     /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back.

@@ -161,22 +161,12 @@ impl<'p, R: IsResult> Call<'p, R> {
         // the first copy waits in the bulkhead's queue, if it has one, as any attempt does
         let slot = match entered {
             Ok(slot) => slot,
-            Err(r) => match self.queue_async() {
+            Err(r) => match self.queue_async(req) {
                 None => return self.turned_away(r, req),
-                Some(queued) => {
-                    let reserved = Reservation {
-                        shared,
-                        key: req.key,
-                        cost: req.cost,
-                    };
-                    match queued.await {
-                        Ok(slot) => {
-                            std::mem::forget(reserved);
-                            slot
-                        }
-                        Err(r) => return self.rejected(r),
-                    }
-                }
+                Some(queued) => match queued.await {
+                    Ok(slot) => slot,
+                    Err(r) => return self.rejected(r),
+                },
             },
         };
         let mut running = [None, None, None, None];
