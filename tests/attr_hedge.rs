@@ -98,3 +98,15 @@ async fn a_hedged_future_is_send_and_a_bare_hedge_learns_before_it_hedges() {
     }
     assert_eq!(staunch::signals("attr-hedge-spawned").unwrap().hedges, 0);
 }
+
+/// Arguments named by raw identifiers, and a borrowed one, reach every copy unchanged.
+#[resilient(hedge(after = "10ms"))]
+async fn raw_named(r#type: u32, r#match: &str) -> Result<usize, Fail> {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(r#type as usize + r#match.len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn raw_identifier_arguments_reach_every_copy() {
+    assert_eq!(raw_named(2, "abc").await, Ok(5));
+}
