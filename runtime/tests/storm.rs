@@ -108,8 +108,19 @@ fn a_storm_of_cancelled_panicking_and_failing_calls_leaks_nothing() {
     let finished =
         tally.succeeded.load(SeqCst) + tally.failed.load(SeqCst) + tally.panicked.load(SeqCst);
     let cancelled = started - finished;
-    assert!(started > CALLS / 20, "{started} bodies started");
-    assert!(cancelled > 0 && tally.panicked.load(SeqCst) > 0);
+    // every fate happened (how many bodies start depends on the scheduling of two threads and
+    // on the breaker: a fixed share of the calls, once asserted here, failed on a loaded
+    // machine; what the accounting below needs is that none of its terms is empty)
+    assert!(
+        cancelled > 0
+            && tally.panicked.load(SeqCst) > 0
+            && tally.failed.load(SeqCst) > 0
+            && tally.succeeded.load(SeqCst) > 0,
+        "{started} bodies started: {cancelled} cancelled, {} panicked, {} failed, {} succeeded",
+        tally.panicked.load(SeqCst),
+        tally.failed.load(SeqCst),
+        tally.succeeded.load(SeqCst)
+    );
     assert_eq!(
         started,
         tally.succeeded.load(SeqCst)
