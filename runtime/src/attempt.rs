@@ -233,6 +233,13 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
+/// The arguments of an async attempt, in one value (see `Call::attempt_async_inner`).
+struct AsyncArgs<'s, 'p, R: IsResult, F> {
+    call: &'s mut Call<'p, R>,
+    req: Req,
+    f: F,
+}
+
 impl<'p, R: IsResult> Call<'p, R> {
     /// Runs one attempt of a sync call: admission, the body (a panic in it is recorded as a
     /// failure and goes on unwinding, the slots given back by their drops), the outcome, and the
@@ -341,22 +348,28 @@ impl<'p, R: IsResult> Call<'p, R> {
         req: Req,
         f: F,
     ) -> impl Future<Output = Step<R>> + use<'s, 'p, R, F> {
-        self.attempt_async_inner(req, f)
+        Self::attempt_async_inner(AsyncArgs { call: self, req, f })
     }
 
-    async fn attempt_async_inner<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
+    /// The attempt's future, from its arguments in one value: a future's arguments are laid out
+    /// with its largest fields, so three arguments (the `&mut self` last, after every 16-byte
+    /// field the attempt keeps) spread the future's first state over 144 bytes, which each move
+    /// of the future copied with a call to `memcpy` (two a call: +58 Ir); one 40-byte argument
+    /// comes first, and is copied in a few moves.
+    async fn attempt_async_inner<F: Future<Output = R>>(args: AsyncArgs<'_, 'p, R, F>) -> Step<R> {
+        let AsyncArgs { call: this, req, f } = args;
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
-        let limit = self.limit::<false>();
-        let shared = &*self.plan.shared;
+        let limit = this.limit::<false>();
+        let shared = &*this.plan.shared;
         let traced = trace::debug_enabled();
-        self.start::<false>(traced);
+        this.start::<false>(traced);
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
-                Err(r) => return self.rejected(r),
+                Err(r) => return this.rejected(r),
             };
         // in a block: what it leaves behind (the entry's result, moved from) is out of scope,
         // so it takes no room in the future at the later suspension points (left in scope, it
@@ -380,22 +393,22 @@ impl<'p, R: IsResult> Call<'p, R> {
             };
             match entered {
                 Ok(slot) => slot,
-                Err(r) => match self.queue_async(req) {
-                    None => return self.turned_away(r, req),
+                Err(r) => match this.queue_async(req) {
+                    None => return this.turned_away(r, req),
                     Some(queued) => match queued.await {
                         Ok(slot) => slot,
-                        Err(r) => return self.rejected(r),
+                        Err(r) => return this.rejected(r),
                     },
                 },
             }
         };
         #[allow(unused_mut)] // chaos's wait shortens it
-        let mut cut = self.cut();
+        let mut cut = this.cut();
         // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
         // (the hot path pays this branch)
         #[cfg(feature = "chaos")]
         if let Some(chaos) = shared.chaos() {
-            let (mut fault, delay) = self.chaos_draw(chaos);
+            let (mut fault, delay) = this.chaos_draw(chaos);
             if let Some(d) = delay {
                 match cut {
                     Some(within) if within <= d => {
@@ -409,7 +422,7 @@ impl<'p, R: IsResult> Call<'p, R> {
                 }
             }
             if fault != Fault::None {
-                let wait = match self.chaos_fault::<false>(fault, req, admitted, slot) {
+                let wait = match this.chaos_fault::<false>(fault, req, admitted, slot) {
                     Ok(Settled::Step(step)) | Err(step) => return step,
                     Ok(Settled::RetryAfter(w)) => w,
                 };
@@ -427,31 +440,31 @@ impl<'p, R: IsResult> Call<'p, R> {
                 // the body is polled in the attempt's span, if it has one
                 let caught = Caught {
                     body: body.as_mut(),
-                    span: trace::BodySpan::open(traced, &shared.name, self.retries),
+                    span: trace::BodySpan::open(traced, &shared.name, this.retries),
                 };
                 let caught = match cut {
                     None => caught.await,
                     Some(within) => match tokio::time::timeout(within, caught).await {
                         Ok(caught) => caught,
-                        Err(_) => Ok(R::from_err((self.convert)(Error::Timeout {
+                        Err(_) => Ok(R::from_err((this.convert)(Error::Timeout {
                             policy: shared.name.clone(),
-                            after: self.cut_by(within),
+                            after: this.cut_by(within),
                         }))),
                     },
                 };
                 match caught {
                     Ok(out) => out,
-                    Err(panic) => self.unwind(admitted, slot, panic),
+                    Err(panic) => this.unwind(admitted, slot, panic),
                 }
             };
-            if self.is_plain_success(&out) {
+            if this.is_plain_success(&out) {
                 slot.succeeded();
-                self.succeeded::<false>();
-                admitted.success(self.started_at(), clock::now_async);
+                this.succeeded::<false>();
+                admitted.success(this.started_at(), clock::now_async);
                 return Step::Done(out);
             }
             drop(slot);
-            match self.settle::<false>(out, admitted) {
+            match this.settle::<false>(out, admitted) {
                 Settled::Step(step) => return step,
                 Settled::RetryAfter(w) => w,
             }

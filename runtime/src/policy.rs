@@ -735,13 +735,18 @@ impl Policy {
     /// assert_eq!(r, Ok(2));
     /// # }
     /// ```
-    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    // Not an `async fn`: its future is `run_async`'s itself, not one that holds it (another
+    // layer would move the attempt's future once more, with a call to `memcpy`: +29 Ir a call).
+    pub fn call_async<T, E, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, E>> + use<'_, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        self.run_async(|_| Class::DEFAULT, f).await
+        self.run_async(|_| Class::DEFAULT, f)
     }
 
     /// [`call_async`](Self::call_async) with errors classified by their [`Classify`]
@@ -760,13 +765,16 @@ impl Policy {
     /// assert_eq!(r.unwrap(), 3);
     /// # }
     /// ```
-    pub async fn call_async_classified<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    pub fn call_async_classified<T, E, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, E>> + use<'_, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error> + Classify,
     {
-        self.run_async(Classify::class, f).await
+        self.run_async(Classify::class, f)
     }
 
     /// Calls the future that `f` makes through the policy, hedged as
