@@ -357,15 +357,12 @@ pub(crate) fn describe(name: &str, own: &Origin, first: &Origin, from_first: boo
                 .filter(|_| learns.is_some()),
                 o.setting("min_after", &[], |s| {
                     let h = s.hedge?;
-                    Some((
-                        dur(h.min_after),
-                        h.min_after != crate::Hedge::DEFAULT_MIN_AFTER,
-                    ))
+                    Some((dur(h.min_after), h.min_after_set()))
                 })
                 .filter(|_| learns.is_some()),
                 o.setting("max", &[], |s| {
                     let h = s.hedge?;
-                    Some((h.max.to_string(), h.max != crate::Hedge::new().max))
+                    Some((h.max.to_string(), h.max_set()))
                 }),
             ],
         );
@@ -588,18 +585,13 @@ fn breaker(first: &Origin, b: &Breaker) -> Vec<Option<Setting>> {
         v.push(first.setting(
             "threshold",
             &["BREAKER_THRESHOLD"],
-            of(|b| {
-                Some((
-                    b.threshold.to_string(),
-                    b.threshold_set || b.threshold != Breaker::new().threshold,
-                ))
-            }),
+            of(|b| Some((b.threshold.to_string(), b.threshold_set))),
         ));
     }
     v.push(first.setting(
         "cooldown",
         &["BREAKER_COOLDOWN"],
-        of(|b| Some((dur(b.cooldown), b.cooldown != Breaker::new().cooldown))),
+        of(|b| Some((dur(b.cooldown), b.cooldown_set))),
     ));
     if b.max_cooldown.is_some() {
         v.push(first.setting(
@@ -619,12 +611,7 @@ fn breaker(first: &Origin, b: &Breaker) -> Vec<Option<Setting>> {
     v.push(first.setting(
         "half_open",
         &[],
-        of(|b| {
-            Some((
-                b.half_open.to_string(),
-                b.half_open != Breaker::new().half_open,
-            ))
-        }),
+        of(|b| Some((b.half_open.to_string(), b.half_open_set))),
     ));
     if b.max_half_open.is_some() {
         v.push(first.setting(

@@ -40,12 +40,22 @@ use crate::sync::{AtomicU64, Ordering};
 /// assert_eq!(learned.learns(), Some(0.95));
 /// assert_eq!(learned.extra(), 2);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Hedge {
     pub(crate) after: Option<Duration>,
     pub(crate) percentile: Option<f64>,
     pub(crate) min_after: Duration,
     pub(crate) max: u32,
+    /// Which of `min_after` and `max` were set (a value equal to the default is still the
+    /// user's, for `describe()`); not compared.
+    pub(crate) set: u8,
+}
+
+impl PartialEq for Hedge {
+    fn eq(&self, o: &Self) -> bool {
+        (self.after, self.percentile, self.min_after, self.max)
+            == (o.after, o.percentile, o.min_after, o.max)
+    }
 }
 
 impl Default for Hedge {
@@ -55,6 +65,19 @@ impl Default for Hedge {
 }
 
 impl Hedge {
+    const SET_MIN_AFTER: u8 = 1;
+    const SET_MAX: u8 = 2;
+
+    /// Whether `min_after` was set.
+    pub(crate) const fn min_after_set(&self) -> bool {
+        self.set & Self::SET_MIN_AFTER != 0
+    }
+
+    /// Whether `max` was set.
+    pub(crate) const fn max_set(&self) -> bool {
+        self.set & Self::SET_MAX != 0
+    }
+
     /// The percentile learned when neither `after` nor `percentile` is set.
     pub const DEFAULT_PERCENTILE: f64 = 0.95;
     /// The floor under a learned delay when `min_after` is not set.
@@ -90,6 +113,7 @@ impl Hedge {
             percentile: None,
             min_after: Self::DEFAULT_MIN_AFTER,
             max: 1,
+            set: 0,
         }
     }
 
@@ -137,6 +161,7 @@ impl Hedge {
     #[must_use]
     pub const fn min_after(mut self, d: Duration) -> Self {
         self.min_after = d;
+        self.set |= Self::SET_MIN_AFTER;
         self
     }
 
@@ -151,6 +176,7 @@ impl Hedge {
     #[must_use]
     pub const fn max(mut self, n: u32) -> Self {
         self.max = n;
+        self.set |= Self::SET_MAX;
         self
     }
 

@@ -222,3 +222,53 @@ fn an_unnamed_policy_says_it_shares_nothing() {
         "policy `describe-unnamed` (unnamed: shares nothing)\n  1. call: timeout none (default)\n"
     );
 }
+
+/// Regression: a value set to what the default is was described as the default (the source
+/// was judged by comparing with the default, not by whether it was set).
+#[test]
+fn a_value_set_to_the_default_is_still_the_users() {
+    let d = Policy::builder("describe-set-to-default")
+        .breaker(
+            Breaker::new()
+                .threshold(5)
+                .cooldown(Duration::from_secs(30))
+                .half_open(1),
+        )
+        .hedge(Hedge::new().min_after(Duration::from_millis(1)).max(1))
+        .build()
+        .unwrap()
+        .describe();
+    for (part, name) in [
+        ("breaker", "threshold"),
+        ("breaker", "cooldown"),
+        ("breaker", "half_open"),
+        ("hedge", "min_after"),
+        ("hedge", "max"),
+    ] {
+        assert_eq!(
+            d.setting(part, name).unwrap().source,
+            Source::Builder,
+            "{part} {name}"
+        );
+    }
+    // and left alone, the same values are the defaults
+    let d = Policy::builder("describe-left-alone")
+        .breaker(Breaker::new())
+        .hedge(Hedge::new())
+        .build()
+        .unwrap()
+        .describe();
+    for (part, name) in [
+        ("breaker", "threshold"),
+        ("breaker", "cooldown"),
+        ("breaker", "half_open"),
+        ("hedge", "min_after"),
+        ("hedge", "max"),
+    ] {
+        assert_eq!(
+            d.setting(part, name).unwrap().source,
+            Source::Default,
+            "{part} {name}"
+        );
+    }
+}

@@ -43,6 +43,11 @@ pub struct Breaker {
     pub(crate) max_half_open: Option<Duration>,
     /// Whether `threshold` was set (it conflicts with the failure-rate options).
     pub(crate) threshold_set: bool,
+    /// Whether `cooldown` was set (a value equal to the default is still the user's, for
+    /// `describe()`).
+    pub(crate) cooldown_set: bool,
+    /// Whether `half_open` was set.
+    pub(crate) half_open_set: bool,
     /// The failure-rate breaker's settings, if any of its options was set.
     pub(crate) rate: Option<RateSettings>,
     /// The longest cooldown of an exponential open period, if any.
@@ -80,6 +85,8 @@ impl Breaker {
             half_open: 1,
             max_half_open: None,
             threshold_set: false,
+            cooldown_set: false,
+            half_open_set: false,
             rate: None,
             max_cooldown: None,
             cooldown_multiplier: None,
@@ -112,6 +119,7 @@ impl Breaker {
     #[must_use]
     pub const fn cooldown(mut self, d: Duration) -> Self {
         self.cooldown = d;
+        self.cooldown_set = true;
         self
     }
 
@@ -127,6 +135,7 @@ impl Breaker {
     #[must_use]
     pub const fn half_open(mut self, m: u32) -> Self {
         self.half_open = m;
+        self.half_open_set = true;
         self
     }
 
