@@ -233,11 +233,132 @@ enum Settled<R> {
     RetryAfter(Duration),
 }
 
-/// The arguments of an async attempt, in one value (see `Call::attempt_async_inner`).
-struct AsyncArgs<'s, 'p, R: IsResult, F> {
-    call: &'s mut Call<'p, R>,
-    req: Req,
-    f: F,
+/// The body of an async attempt, shared by its two entries (`Call::attempt_async_args` for
+/// the builder's loop, `Call::attempt_async_each` for the attribute's): `$this` the call, `$req`
+/// its request, `$f` the body's future.
+macro_rules! attempt_async_body {
+    ($this:ident, $req:ident, $f:ident) => {{
+        // Each await below keeps only what it needs in the future: values that are dead by then
+        // are scoped out in blocks (a moved-from local still takes room until its scope ends).
+        // That took the attempt's future from 360 to 256 bytes around a small body. Every
+        // attempt's future is moved into its caller's, so its size is paid on every call.
+        let limit = $this.limit::<false>();
+        let shared = &*$this.plan.shared;
+        let traced = trace::debug_enabled();
+        $this.start::<false>(traced);
+        let (admitted, wait) =
+            match shared.admit::<TAKE>($req.key, $req.cost, clock::now_async, limit) {
+                Ok(admitted) => admitted,
+                Err(r) => return $this.rejected(r),
+            };
+        // in a block: what it leaves behind (the entry's result, moved from) is out of scope,
+        // so it takes no room in the future at the later suspension points (left in scope, it
+        // and the body's moved-from output grew the future from 264 to 296 bytes, and moving
+        // it then cost two calls to `memcpy` a call: +60 Ir)
+        let slot = {
+            let entered = if wait == 0 {
+                shared.enter()
+            } else {
+                // dropped while it waits, the attempt gives its tokens back
+                let reserved = Reservation {
+                    shared,
+                    key: $req.key,
+                    cost: $req.cost,
+                };
+                tokio::time::sleep(Duration::from_nanos(wait)).await;
+                // from here the tokens are given back by `turned_away`, or by the queue's own
+                // reservation below
+                std::mem::forget(reserved);
+                shared.enter()
+            };
+            match entered {
+                Ok(slot) => slot,
+                Err(r) => match $this.queue_async($req) {
+                    None => return $this.turned_away(r, $req),
+                    Some(queued) => match queued.await {
+                        Ok(slot) => slot,
+                        Err(r) => return $this.rejected(r),
+                    },
+                },
+            }
+        };
+        #[allow(unused_mut)] // chaos's wait shortens it
+        let mut cut = $this.cut();
+        // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
+        // (the hot path pays $this branch)
+        #[cfg(feature = "chaos")]
+        if let Some(chaos) = shared.chaos() {
+            let (mut fault, delay) = $this.chaos_draw(chaos);
+            if let Some(d) = delay {
+                match cut {
+                    Some(within) if within <= d => {
+                        Box::pin(tokio::time::sleep(within)).await;
+                        fault = Fault::CutAfter(within);
+                    }
+                    _ => {
+                        Box::pin(tokio::time::sleep(d)).await;
+                        cut = cut.map(|within| within - d);
+                    }
+                }
+            }
+            if fault != Fault::None {
+                let wait = match $this.chaos_fault::<false>(fault, $req, admitted, slot) {
+                    Ok(Settled::Step(step)) | Err(step) => return step,
+                    Ok(Settled::RetryAfter(w)) => w,
+                };
+                Box::pin(tokio::time::sleep(wait)).await;
+                return Step::Again;
+            }
+        }
+        // in a block too: the body's output, moved into `settle`, is out of scope at the
+        // backoff's wait
+        let wait = {
+            let out = {
+                // a panic in the body is caught where it is polled, recorded, and resumed (a guard
+                // like the sync one, kept in the future across polls, measured 7 Ir a call more)
+                let mut body = pin!($f);
+                // the body is polled in the attempt's span, if it has one
+                let caught = Caught {
+                    body: body.as_mut(),
+                    span: trace::BodySpan::open(traced, &shared.name, $this.retries),
+                };
+                let caught = match cut {
+                    None => caught.await,
+                    Some(within) => match tokio::time::timeout(within, caught).await {
+                        Ok(caught) => caught,
+                        Err(_) => Ok(R::from_err(($this.convert)(Error::Timeout {
+                            policy: shared.name.clone(),
+                            after: $this.cut_by(within),
+                        }))),
+                    },
+                };
+                match caught {
+                    Ok(out) => out,
+                    Err(panic) => $this.unwind(admitted, slot, panic),
+                }
+            };
+            if $this.is_plain_success(&out) {
+                slot.succeeded();
+                $this.succeeded::<false>();
+                admitted.success($this.started_at(), clock::now_async);
+                return Step::Done(out);
+            }
+            drop(slot);
+            match $this.settle::<false>(out, admitted) {
+                Settled::Step(step) => return step,
+                Settled::RetryAfter(w) => w,
+            }
+        };
+        tokio::time::sleep(wait).await;
+        Step::Again
+    }};
+}
+
+/// The arguments of an async attempt, in one value (see `Call::attempt_async_args`).
+pub(crate) struct AsyncArgs<'s, 'p, R: IsResult, F> {
+    pub(crate) call: &'s mut Call<'p, R>,
+    pub(crate) req: Req,
+    pub(crate) f: F,
 }
 
 impl<'p, R: IsResult> Call<'p, R> {
@@ -348,129 +469,26 @@ impl<'p, R: IsResult> Call<'p, R> {
         req: Req,
         f: F,
     ) -> impl Future<Output = Step<R>> + use<'s, 'p, R, F> {
-        Self::attempt_async_inner(AsyncArgs { call: self, req, f })
+        Self::attempt_async_each(self, req, f)
     }
 
-    /// The attempt's future, from its arguments in one value: a future's arguments are laid out
-    /// with its largest fields, so three arguments (the `&mut self` last, after every 16-byte
+    /// The builder's attempt, from its arguments in one value: a future's arguments are laid out
+    /// among its largest fields, so three arguments (the `&mut self` last, after every 16-byte
     /// field the attempt keeps) spread the future's first state over 144 bytes, which each move
-    /// of the future copied with a call to `memcpy` (two a call: +58 Ir); one 40-byte argument
-    /// comes first, and is copied in a few moves.
-    async fn attempt_async_inner<F: Future<Output = R>>(args: AsyncArgs<'_, 'p, R, F>) -> Step<R> {
-        let AsyncArgs { call: this, req, f } = args;
-        // Each await below keeps only what it needs in the future: values that are dead by then
-        // are scoped out in blocks (a moved-from local still takes room until its scope ends).
-        // That took the attempt's future from 360 to 256 bytes around a small body. Every
-        // attempt's future is moved into its caller's, so its size is paid on every call.
-        let limit = this.limit::<false>();
-        let shared = &*this.plan.shared;
-        let traced = trace::debug_enabled();
-        this.start::<false>(traced);
-        let (admitted, wait) =
-            match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
-                Ok(admitted) => admitted,
-                Err(r) => return this.rejected(r),
-            };
-        // in a block: what it leaves behind (the entry's result, moved from) is out of scope,
-        // so it takes no room in the future at the later suspension points (left in scope, it
-        // and the body's moved-from output grew the future from 264 to 296 bytes, and moving
-        // it then cost two calls to `memcpy` a call: +60 Ir)
-        let slot = {
-            let entered = if wait == 0 {
-                shared.enter()
-            } else {
-                // dropped while it waits, the attempt gives its tokens back
-                let reserved = Reservation {
-                    shared,
-                    key: req.key,
-                    cost: req.cost,
-                };
-                tokio::time::sleep(Duration::from_nanos(wait)).await;
-                // from here the tokens are given back by `turned_away`, or by the queue's own
-                // reservation below
-                std::mem::forget(reserved);
-                shared.enter()
-            };
-            match entered {
-                Ok(slot) => slot,
-                Err(r) => match this.queue_async(req) {
-                    None => return this.turned_away(r, req),
-                    Some(queued) => match queued.await {
-                        Ok(slot) => slot,
-                        Err(r) => return this.rejected(r),
-                    },
-                },
-            }
-        };
-        #[allow(unused_mut)] // chaos's wait shortens it
-        let mut cut = this.cut();
-        // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
-        // (the hot path pays this branch)
-        #[cfg(feature = "chaos")]
-        if let Some(chaos) = shared.chaos() {
-            let (mut fault, delay) = this.chaos_draw(chaos);
-            if let Some(d) = delay {
-                match cut {
-                    Some(within) if within <= d => {
-                        Box::pin(tokio::time::sleep(within)).await;
-                        fault = Fault::CutAfter(within);
-                    }
-                    _ => {
-                        Box::pin(tokio::time::sleep(d)).await;
-                        cut = cut.map(|within| within - d);
-                    }
-                }
-            }
-            if fault != Fault::None {
-                let wait = match this.chaos_fault::<false>(fault, req, admitted, slot) {
-                    Ok(Settled::Step(step)) | Err(step) => return step,
-                    Ok(Settled::RetryAfter(w)) => w,
-                };
-                Box::pin(tokio::time::sleep(wait)).await;
-                return Step::Again;
-            }
-        }
-        // in a block too: the body's output, moved into `settle`, is out of scope at the
-        // backoff's wait
-        let wait = {
-            let out = {
-                // a panic in the body is caught where it is polled, recorded, and resumed (a guard
-                // like the sync one, kept in the future across polls, measured 7 Ir a call more)
-                let mut body = pin!(f);
-                // the body is polled in the attempt's span, if it has one
-                let caught = Caught {
-                    body: body.as_mut(),
-                    span: trace::BodySpan::open(traced, &shared.name, this.retries),
-                };
-                let caught = match cut {
-                    None => caught.await,
-                    Some(within) => match tokio::time::timeout(within, caught).await {
-                        Ok(caught) => caught,
-                        Err(_) => Ok(R::from_err((this.convert)(Error::Timeout {
-                            policy: shared.name.clone(),
-                            after: this.cut_by(within),
-                        }))),
-                    },
-                };
-                match caught {
-                    Ok(out) => out,
-                    Err(panic) => this.unwind(admitted, slot, panic),
-                }
-            };
-            if this.is_plain_success(&out) {
-                slot.succeeded();
-                this.succeeded::<false>();
-                admitted.success(this.started_at(), clock::now_async);
-                return Step::Done(out);
-            }
-            drop(slot);
-            match this.settle::<false>(out, admitted) {
-                Settled::Step(step) => return step,
-                Settled::RetryAfter(w) => w,
-            }
-        };
-        tokio::time::sleep(wait).await;
-        Step::Again
+    /// of the future in the builder's loop copied with a call to `memcpy` (two a call: +58 Ir);
+    /// one 40-byte argument comes first, and is copied in a few moves. The attribute's own loop
+    /// moves the future without `memcpy` either way, and is 13 Ir a call faster with three
+    /// arguments: [`attempt_async_each`](Self::attempt_async_each).
+    pub(crate) async fn attempt_async_args<F: Future<Output = R>>(
+        args: AsyncArgs<'_, 'p, R, F>,
+    ) -> Step<R> {
+        let AsyncArgs { call, req, f } = args;
+        attempt_async_body!(call, req, f)
+    }
+
+    /// The attribute's attempt (see [`attempt_async_args`](Self::attempt_async_args)).
+    async fn attempt_async_each<F: Future<Output = R>>(call: &mut Self, req: Req, f: F) -> Step<R> {
+        attempt_async_body!(call, req, f)
     }
 
     /// Chaos's draw for an attempt that holds its pass and slot: its fault, and its wait

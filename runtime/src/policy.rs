@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::attempt::{Call, IsResult, Plan, Req, Step};
+use crate::attempt::{AsyncArgs, Call, IsResult, Plan, Req, Step};
 use crate::classify::{Class, Classify};
 use crate::clock::{self, Mode};
 use crate::config::{ConfigError, OriginRef, Settings};
@@ -837,7 +837,13 @@ impl Policy {
     {
         let mut call = self.begin::<Result<T, E>>(classify);
         loop {
-            match call.attempt_async(Req::new(), f()).await {
+            match Call::attempt_async_args(AsyncArgs {
+                call: &mut call,
+                req: Req::new(),
+                f: f(),
+            })
+            .await
+            {
                 Step::Done(r) | Step::Fallback(r) => return r,
                 Step::Again => {}
             }
