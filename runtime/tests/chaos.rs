@@ -507,4 +507,106 @@ mod enabled {
             ]
         );
     }
+
+    /// Regression: chaos was drawn only for plain attempts; a hedged call (`call_hedged`, the
+    /// attribute's `hedge`) ran its copies untouched.
+    mod hedged {
+        use super::*;
+        use staunch_runtime::Hedge;
+
+        fn hedged(name: &str, chaos: Chaos) -> Policy {
+            Policy::builder(name)
+                .hedge(Hedge::new().after(Duration::from_millis(100)))
+                .chaos(chaos)
+                .build()
+                .unwrap()
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_injected_error_replaces_every_copys_body() {
+            let p = hedged("chaos-hedged-error", Chaos::new().error(1.0));
+            let ran = AtomicUsize::new(0);
+            let r = p
+                .call_hedged(|| async {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                    Ok::<_, Error>(())
+                })
+                .await;
+            assert_eq!(r, Err(injected("chaos-hedged-error")));
+            assert_eq!(ran.load(Ordering::Relaxed), 0);
+            let s = p.handle().signals();
+            assert_eq!((s.injected.errors, s.failures), (1, 1));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_injected_rejection_turns_the_call_away_and_gives_back_its_slot() {
+            let p = Policy::builder("chaos-hedged-reject")
+                .hedge(Hedge::new().after(Duration::from_millis(100)))
+                .max_inflight(1)
+                .chaos(Chaos::new().reject(1.0))
+                .build()
+                .unwrap();
+            let ran = AtomicUsize::new(0);
+            for _ in 0..3 {
+                let r = p
+                    .call_hedged(|| async {
+                        ran.fetch_add(1, Ordering::Relaxed);
+                        Ok::<_, Error>(())
+                    })
+                    .await;
+                assert_eq!(
+                    r,
+                    Err(Error::InjectedRejection {
+                        policy: "chaos-hedged-reject".into()
+                    })
+                );
+            }
+            assert_eq!(ran.load(Ordering::Relaxed), 0);
+            let s = p.handle().signals();
+            assert_eq!((s.injected.rejections, s.inflight), (3, 0));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn injected_latency_delays_each_copy_and_the_hedge_still_fires() {
+            // every copy waits 1 s before its body (10 ms): the first ends at 1.01 s, the hedge
+            // (started at 0.1 s) at 1.11 s, so the first wins and the hedge is cancelled
+            let p = hedged(
+                "chaos-hedged-latency",
+                Chaos::new().latency(Duration::from_secs(1)),
+            );
+            let began = tokio::time::Instant::now();
+            let copies = AtomicUsize::new(0);
+            let r = p
+                .call_hedged(|| async {
+                    let n = copies.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok::<_, Error>(n)
+                })
+                .await;
+            assert_eq!(r, Ok(0));
+            assert_eq!(began.elapsed(), Duration::from_millis(1010));
+            let s = p.handle().signals();
+            assert_eq!((s.hedges, s.injected.delays), (1, 2));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn injected_latency_past_the_timeout_times_the_copy_out() {
+            let p = Policy::builder("chaos-hedged-cut")
+                .hedge(Hedge::new().after(Duration::from_secs(5)))
+                .timeout(Duration::from_millis(300))
+                .chaos(Chaos::new().latency(Duration::from_secs(1)))
+                .build()
+                .unwrap();
+            let began = tokio::time::Instant::now();
+            let r = p.call_hedged(|| async { Ok::<_, Error>(()) }).await;
+            assert_eq!(
+                r,
+                Err(Error::Timeout {
+                    policy: "chaos-hedged-cut".into(),
+                    after: Duration::from_millis(300)
+                })
+            );
+            assert_eq!(began.elapsed(), Duration::from_millis(300));
+        }
+    }
 }

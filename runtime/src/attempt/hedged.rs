@@ -13,7 +13,11 @@
 //!   failed attempt (retry, fallback); so a first copy that fails before the delay is exactly
 //!   an attempt without hedging;
 //! - the first `Ok` ends the round: the other copies are dropped, which gives back their
-//!   bulkhead slots and breaker passes (a half-open trial slot with no verdict).
+//!   bulkhead slots and breaker passes (a half-open trial slot with no verdict);
+//! - chaos (feature `chaos`) draws for each copy as for an attempt: its wait before the copy,
+//!   under the time limit, and its error in place of the body; its rejection turns the call
+//!   away when drawn for the first copy, and a hedge it turns away is not started (and not
+//!   counted as a rejection, like a hedge any other part turns away).
 //!
 //! What the delay learns: the winner's own latency, and for each copy still running that had
 //! started before it, how long it had run (a lower bound of its latency). Without the latter,
@@ -43,6 +47,15 @@ enum Ended<R> {
     /// Cut by the timeout (or the deadline) after this long.
     TimedOut(Duration),
     Panicked(Box<dyn Any + Send>),
+    /// Chaos's error, in place of the body.
+    Injected(R),
+}
+
+/// What chaos draws for one copy (nothing without the `chaos` feature): a wait before it, and
+/// an error in place of its body.
+struct Drawn<R> {
+    delay: Option<Duration>,
+    error: Option<R>,
 }
 
 /// One copy in flight: its future, and what it holds (given back when it is dropped).
@@ -54,8 +67,28 @@ struct Running<'a, Fut> {
     began: Nanos,
 }
 
-/// One copy of the body: a panic caught where it is polled, under the attempt's time limit.
-async fn copy<F: Future>(body: F, cut: Option<Duration>) -> Ended<F::Output> {
+/// One copy of the body: a panic caught where it is polled, under the attempt's time limit;
+/// chaos's wait first (under that limit too) and its error in place of the body, if drawn.
+async fn copy<F: Future>(
+    body: F,
+    mut cut: Option<Duration>,
+    drawn: Drawn<F::Output>,
+) -> Ended<F::Output> {
+    if let Some(d) = drawn.delay {
+        match cut {
+            Some(within) if within <= d => {
+                tokio::time::sleep(within).await;
+                return Ended::TimedOut(within);
+            }
+            _ => {
+                tokio::time::sleep(d).await;
+                cut = cut.map(|within| within - d);
+            }
+        }
+    }
+    if let Some(error) = drawn.error {
+        return Ended::Injected(error);
+    }
     let mut body = pin!(body);
     let caught = poll_fn(
         |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
@@ -169,9 +202,13 @@ impl<'p, R: IsResult> Call<'p, R> {
                 },
             },
         };
+        let Some(drawn) = self.draw() else {
+            drop((admitted, slot));
+            return self.turned_away(crate::shared::Refusal::Chaos, req);
+        };
         let mut running = [None, None, None, None];
         running[0] = Some(Running {
-            fut: Box::pin(copy(make(), self.cut())),
+            fut: Box::pin(copy(make(), self.cut(), drawn)),
             admitted,
             slot,
             began: clock::now_async(),
@@ -200,10 +237,10 @@ impl<'p, R: IsResult> Call<'p, R> {
                 // the delay passed, the call still running: one more copy, if the parts let
                 // it in now
                 armed = false;
-                if let Some((admitted, slot)) = self.hedge_admitted(req) {
+                if let Some((admitted, slot, drawn)) = self.hedge_admitted(req) {
                     shared.counts.hedges.fetch_add(1, Ordering::Relaxed);
                     running[launched] = Some(Running {
-                        fut: Box::pin(copy(make(), self.cut())),
+                        fut: Box::pin(copy(make(), self.cut(), drawn)),
                         admitted,
                         slot,
                         began: clock::now_async(),
@@ -235,6 +272,13 @@ impl<'p, R: IsResult> Call<'p, R> {
                     after: self.cut_by(within),
                 })),
                 Ended::Panicked(panic) => self.unwind(admitted, slot, panic),
+                Ended::Injected(error) => {
+                    shared
+                        .counts
+                        .injected_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    error
+                }
             };
             let now = clock::now_async();
             // the copy's own start, for what is told of it and for the breaker's slow calls
@@ -291,7 +335,7 @@ impl<'p, R: IsResult> Call<'p, R> {
 
     /// A hedge's admission: breaker, limiter (without waiting for a token) and bulkhead, or
     /// nothing (what any part took given back). Never past the call's deadline.
-    fn hedge_admitted(&self, req: Req) -> Option<(Admitted<'p>, Slot<'p>)> {
+    fn hedge_admitted(&self, req: Req) -> Option<(Admitted<'p>, Slot<'p>, Drawn<R>)> {
         let plan: &'p Plan = self.plan;
         let shared: &'p Shared = &plan.shared;
         if self.until != 0 && clock::now_async() >= self.until {
@@ -300,13 +344,51 @@ impl<'p, R: IsResult> Call<'p, R> {
         let (admitted, _) = shared
             .admit::<TAKE>(req.key, req.cost, clock::now_async, 0)
             .ok()?;
-        match shared.enter() {
-            Ok(slot) => Some((admitted, slot)),
-            Err(_) => {
+        let Ok(slot) = shared.enter() else {
+            shared.refund(req.key, req.cost);
+            return None; // `admitted` drops: the breaker's pass goes back
+        };
+        match self.draw() {
+            Some(drawn) => Some((admitted, slot, drawn)),
+            None => {
+                // chaos turned it away: not started, like a hedge any other part turns away
                 shared.refund(req.key, req.cost);
-                None // `admitted` drops: the breaker's pass goes back
+                None
             }
         }
+    }
+
+    /// Chaos's draw for one copy (counted as the attempt's draw is): `None` if it rejects the
+    /// copy.
+    #[cfg(feature = "chaos")]
+    fn draw(&self) -> Option<Drawn<R>> {
+        use crate::chaos::Fault;
+        let shared = &*self.plan.shared;
+        let Some(chaos) = shared.chaos() else {
+            return Some(Drawn {
+                delay: None,
+                error: None,
+            });
+        };
+        let (fault, delay) = self.chaos_draw(chaos);
+        let error = match fault {
+            Fault::Reject => return None,
+            Fault::Error => Some(R::from_err((self.convert)(Error::Injected {
+                policy: shared.name.clone(),
+            }))),
+            Fault::None | Fault::CutAfter(_) => None,
+        };
+        Some(Drawn { delay, error })
+    }
+
+    /// Without the `chaos` feature: nothing drawn.
+    #[cfg(not(feature = "chaos"))]
+    #[allow(clippy::unnecessary_wraps)] // the same shape as with the feature
+    fn draw(&self) -> Option<Drawn<R>> {
+        Some(Drawn {
+            delay: None,
+            error: None,
+        })
     }
 
     /// A copy failed while another runs: recorded (breaker, counts, the attempt's event), the
