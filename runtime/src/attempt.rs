@@ -244,8 +244,7 @@ macro_rules! attempt_async_body {
         // attempt's future is moved into its caller's, so its size is paid on every call.
         let limit = $this.limit::<false>();
         let shared = &*$this.plan.shared;
-        let traced = trace::debug_enabled();
-        $this.start::<false>(traced);
+        let traced = $this.start::<false>();
         let (admitted, wait) =
             match shared.admit::<TAKE>($req.key, $req.cost, clock::now_async, limit) {
                 Ok(admitted) => admitted,
@@ -378,8 +377,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         // the leave moves it once more (measured: +20 Ir a call)
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
-        self.start::<true>(false);
-        if trace::debug_enabled() {
+        if self.start::<true>() {
             self.enter_span();
         }
         let admitted = match shared.admit::<TAKE>(req.key, req.cost, clock::now_sync, limit) {
@@ -550,20 +548,23 @@ impl<'p, R: IsResult> Call<'p, R> {
 
     /// Notes when the attempt began, if anyone wants its event.
     #[inline(always)]
-    fn start<const SYNC: bool>(&mut self, traced: bool) {
-        // `tracing` wants attempts only at `DEBUG`, and then the attempt is `traced`; the
-        // breaker wants them for slow calls or a time window (`CLOCKED`, in the same mask). The
-        // lowest bit of `started` is the sync attempt's span (see `enter_span`), clear here
-        self.started = if traced
-            || self
-                .plan
-                .shared
-                .queues(Kinds::ATTEMPT | Kinds::TIMED | Kinds::CLOCKED)
-        {
+    fn start<const SYNC: bool>(&mut self) -> bool {
+        // one mask says who wants the attempt: event subscribers, the latency histogram
+        // (`TIMED`), the breaker for slow calls or a time window (`CLOCKED`), and `tracing`
+        // (`TRACING`: a subscriber may want the attempt's span, which is then looked at
+        // closely). The lowest bit of `started` is the sync attempt's span (see `enter_span`),
+        // clear here. Returns whether to look for a span.
+        let mask = self.plan.shared.mask();
+        let wanted = Kinds::ATTEMPT.bits()
+            | Kinds::TIMED.bits()
+            | Kinds::CLOCKED.bits()
+            | Kinds::TRACING.bits();
+        self.started = if mask & wanted != 0 {
             Self::clock::<SYNC>() << 1
         } else {
             0
         };
+        cfg!(feature = "tracing") && mask & Kinds::TRACING.bits() != 0
     }
 
     /// Enters the span of a sync attempt (`DEBUG` is on), to be left by [`leave`](Self::leave)

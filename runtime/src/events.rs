@@ -76,6 +76,8 @@ impl Kinds {
     pub(crate) const TIMED: Kinds = Kinds(1 << 6);
     /// Not a kind of event: the breaker times attempts (a slow-call bound, a time window).
     pub(crate) const CLOCKED: Kinds = Kinds(1 << 7);
+    /// Not a kind of event: a `tracing` subscriber may want attempt spans (`tracing` feature).
+    pub(crate) const TRACING: Kinds = Kinds(1 << 8);
 
     pub(crate) const fn bits(self) -> u32 {
         self.0

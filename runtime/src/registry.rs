@@ -31,6 +31,8 @@ static REGISTRY: LazyLock<Mutex<BTreeMap<String, Entry>>> = LazyLock::new(Mutex:
 /// shares: it takes the first free name of `name`, `name#2`, `name#3`, …. A shared one never
 /// joins a unique one.
 pub(crate) fn register(name: &str, unique: bool, config: &Config) -> Arc<Shared> {
+    // before any lock: registering `tracing`'s probe takes `tracing`'s own
+    crate::trace::probe();
     let mut map = lock(&REGISTRY);
     let mut taken = name.to_owned();
     let mut n = 1;
@@ -66,6 +68,7 @@ pub(crate) fn register(name: &str, unique: bool, config: &Config) -> Arc<Shared>
         );
     }
     let shared = Arc::new(Shared::new(&taken, config));
+    crate::trace::track(&shared);
     map.insert(
         taken,
         Entry {

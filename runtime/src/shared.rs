@@ -369,16 +369,28 @@ impl Shared {
         self.watched.load(Ordering::Relaxed) & kind.bits() != 0 || crate::trace::enabled(kind)
     }
 
-    /// Whether a subscriber wants events of `kind` (`tracing` aside): one relaxed load.
-    #[inline(always)]
-    pub(crate) fn queues(&self, kind: Kinds) -> bool {
-        self.watched.load(Ordering::Relaxed) & kind.bits() != 0
-    }
-
     /// Takes the event kinds anyone wants now.
     pub(crate) fn refresh_events(&self) {
-        self.watched
-            .store(self.events.refresh() | self.clocked, Ordering::Relaxed);
+        crate::trace::store_mask(&self.watched, self.events.refresh() | self.clocked);
+    }
+
+    /// Sets (`bit` is [`Kinds::TRACING`]'s) or clears (`bit` is 0) the mark that `tracing` may
+    /// want attempt spans (only from `trace.rs`, under its lock).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_tracing(&self, bit: u32) {
+        if bit == 0 {
+            self.watched
+                .fetch_and(!Kinds::TRACING.bits(), Ordering::Relaxed);
+        } else {
+            self.watched.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// The event kinds anyone wants, and the marks kept with them ([`Kinds::TIMED`],
+    /// [`Kinds::CLOCKED`], [`Kinds::TRACING`]): one relaxed load.
+    #[inline(always)]
+    pub(crate) fn mask(&self) -> u32 {
+        self.watched.load(Ordering::Relaxed)
     }
 
     /// Counts a success off the happy path (one that needed accounting).

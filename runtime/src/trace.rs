@@ -62,6 +62,114 @@ pub(crate) const fn debug_enabled() -> bool {
     false
 }
 
+/// Whether a `tracing` subscriber may want the attempt's span, as `tracing` last told the
+/// [`Probe`]; kept in every policy's event mask as [`Kinds::TRACING`], which the attempt reads
+/// anyway, so that a call with nobody listening at `DEBUG` pays no check of `tracing`'s level.
+#[cfg(feature = "tracing")]
+static INTERESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Every policy's shared state, for [`Probe::set_interest`] to set or clear the bit in its mask.
+/// A lock of its own, under which nothing else is locked or called: `set_interest` runs under
+/// `tracing`'s lock of its subscribers, and a policy is registered under the registry's lock,
+/// which may call `tracing` (a warning); taking either of those under this one could deadlock.
+#[cfg(feature = "tracing")]
+static MASKED: std::sync::Mutex<Vec<crate::sync::Arc<crate::shared::Shared>>> =
+    std::sync::Mutex::new(Vec::new());
+
+#[cfg(feature = "tracing")]
+fn masked() -> std::sync::MutexGuard<'static, Vec<crate::sync::Arc<crate::shared::Shared>>> {
+    MASKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// [`Kinds::TRACING`]'s bit if a subscriber may want attempt spans now.
+#[cfg(feature = "tracing")]
+fn tracing_bit() -> u32 {
+    if INTERESTED.load(std::sync::atomic::Ordering::Relaxed) {
+        Kinds::TRACING.bits()
+    } else {
+        0
+    }
+}
+
+/// A callsite of `tracing` with the attempt span's metadata (its target, name, level and
+/// fields), never used to make a span: `tracing` tells it, through `set_interest`, whether any
+/// subscriber may want such a span, each time that can change (a subscriber set, global or
+/// scoped; a filter reloaded).
+#[cfg(feature = "tracing")]
+struct Probe;
+
+#[cfg(feature = "tracing")]
+static PROBE: Probe = Probe;
+
+#[cfg(feature = "tracing")]
+static PROBE_META: tracing::Metadata<'static> = tracing::Metadata::new(
+    "staunch.attempt",
+    "staunch",
+    tracing::Level::DEBUG,
+    Some(file!()),
+    Some(line!()),
+    Some(module_path!()),
+    tracing::field::FieldSet::new(
+        &["policy", "attempt"],
+        tracing::callsite::Identifier(&PROBE),
+    ),
+    tracing::metadata::Kind::SPAN,
+);
+
+#[cfg(feature = "tracing")]
+impl tracing::callsite::Callsite for Probe {
+    fn set_interest(&self, interest: tracing::subscriber::Interest) {
+        INTERESTED.store(!interest.is_never(), std::sync::atomic::Ordering::Relaxed);
+        // read again under the lock: of two calls racing, the last to lock writes the last word
+        let all = masked();
+        let bit = tracing_bit();
+        for shared in all.iter() {
+            shared.set_tracing(bit);
+        }
+    }
+
+    fn metadata(&self) -> &tracing::Metadata<'_> {
+        &PROBE_META
+    }
+}
+
+/// Registers the [`Probe`] with `tracing`, once. Called with no lock held (registering asks
+/// every subscriber, under `tracing`'s lock, and may call `set_interest`).
+#[cfg(feature = "tracing")]
+pub(crate) fn probe() {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| tracing::callsite::register(&PROBE));
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) const fn probe() {}
+
+/// A new policy's shared state, from now on told whether `tracing` wants attempt spans.
+#[cfg(feature = "tracing")]
+pub(crate) fn track(shared: &crate::sync::Arc<crate::shared::Shared>) {
+    let mut all = masked();
+    all.push(shared.clone());
+    shared.set_tracing(tracing_bit());
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn track(_: &crate::sync::Arc<crate::shared::Shared>) {}
+
+/// Stores a policy's event `mask`, with [`Kinds::TRACING`] as it stands (under the lock that
+/// [`Probe::set_interest`] takes, so that neither loses the other's word).
+#[cfg(feature = "tracing")]
+pub(crate) fn store_mask(watched: &std::sync::atomic::AtomicU32, mask: u32) {
+    let _all = masked();
+    watched.store(mask | tracing_bit(), std::sync::atomic::Ordering::Relaxed);
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn store_mask(watched: &std::sync::atomic::AtomicU32, mask: u32) {
+    watched.store(mask, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The span of one attempt of `policy` after `retries` retries.
 #[cfg(feature = "tracing")]
 #[cold]
@@ -71,7 +179,7 @@ fn attempt_span(policy: &str, retries: u32) -> tracing::Span {
     tracing::debug_span!(target: "staunch", "staunch.attempt", policy = %policy, attempt)
 }
 
-/// The span of an async attempt's body, if `DEBUG` was enabled when the attempt began: entered
+/// The span of an async attempt's body, if a subscriber wanted it when the attempt began: entered
 /// around each poll of the body, so that what the body logs is in it. Kept with the poll of the
 /// body (one word: most attempts have none, so it is boxed), and closed when the body is done.
 /// staunch's own events of the attempt carry its `policy` and `attempt` as fields instead.
@@ -88,16 +196,18 @@ impl BodySpan {
     #[inline(always)]
     pub(crate) fn open(traced: bool, policy: &str, retries: u32) -> Self {
         BodySpan(if traced {
-            Some(Self::make(policy, retries))
+            Self::make(policy, retries)
         } else {
             None
         })
     }
 
+    /// The span, unless no subscriber wants it after all (`traced` says only that one may).
     #[cold]
     #[inline(never)]
-    fn make(policy: &str, retries: u32) -> Box<tracing::Span> {
-        Box::new(attempt_span(policy, retries))
+    fn make(policy: &str, retries: u32) -> Option<Box<tracing::Span>> {
+        let span = attempt_span(policy, retries);
+        (!span.is_disabled()).then(|| Box::new(span))
     }
 
     /// `poll()`, in the span if there is one. Without one, a branch: the span's work is out of

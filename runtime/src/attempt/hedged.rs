@@ -171,7 +171,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         let plan: &'p Plan = self.plan;
         let shared: &'p Shared = &plan.shared;
         // no `tracing` span for hedged copies (their events carry `policy` and `attempt`)
-        self.start::<false>(false);
+        self.start::<false>();
         // the first copy: admitted as any attempt
         let (admitted, wait) =
             match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
