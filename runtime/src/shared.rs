@@ -536,11 +536,11 @@ pub struct Signals {
     pub queued: usize,
     /// Tokens left now; `None` without a limiter or with a keyed one.
     pub rate_remaining: Option<f64>,
-    /// Failures in a row counted by the breaker (0 without one, and for a failure-rate
-    /// breaker).
+    /// Failures in a row counted by the breaker (0 without one, for a failure-rate breaker, and
+    /// for a keyed breaker: see [`open_keys`](Self::open_keys)).
     pub consecutive_failures: u32,
     /// The failure rate of a failure-rate breaker's window now (a fraction; 0 while it holds no
-    /// call); `None` without one.
+    /// call); `None` without one (and for a keyed breaker, whose keys each have a window).
     pub failure_rate: Option<f64>,
     /// The slow-call rate of a failure-rate breaker's window now (a fraction; 0 while it holds
     /// no call); `None` without one.
