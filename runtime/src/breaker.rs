@@ -323,10 +323,17 @@ impl BreakerState {
         key: u64,
         now: impl FnOnce() -> Nanos,
     ) -> Result<Pass, Duration> {
-        let now = now();
         if let Some(keys) = &self.keyed {
-            return keys.admit::<TAKE>(key, now);
+            // not generic: the key's breaker's admission is this function again
+            let (mut read, mut at) = (Some(now), 0);
+            return keys.admit::<TAKE>(key, &mut || {
+                if let Some(read) = read.take() {
+                    at = read();
+                }
+                at
+            });
         }
+        let now = now();
         loop {
             match state_of(p) {
                 CLOSED => return Ok(Pass::Closed),

@@ -465,14 +465,14 @@ fn loom_a_keyed_outcome_never_lands_on_a_reused_slot() {
         let cfg = Breaker::new().threshold(1).cooldown(Duration::from_secs(1));
         let k = Arc::new(KeyedBreakers::new(cfg.keyed().max_keys(1), None));
         // key 1 takes the only slot, and leaves it idle
-        let Ok(Pass::Keyed(x)) = k.admit::<true>(1, 0) else {
+        let Ok(Pass::Keyed(x)) = k.admit::<true>(1, &mut || 0) else {
             panic!("a new key passes")
         };
         k.record(x, |b, p| b.success(p, 0, || 0));
         let old = {
             let k = k.clone();
             thread::spawn(move || {
-                let Ok(Pass::Keyed(x)) = k.admit::<true>(1, 0) else {
+                let Ok(Pass::Keyed(x)) = k.admit::<true>(1, &mut || 0) else {
                     panic!("a closed breaker passes")
                 };
                 k.record(x, |b, p| b.failure(p, 0, 0));
@@ -481,7 +481,7 @@ fn loom_a_keyed_outcome_never_lands_on_a_reused_slot() {
         let new = {
             let k = k.clone();
             thread::spawn(move || {
-                if let Ok(Pass::Keyed(x)) = k.admit::<true>(2, 0) {
+                if let Ok(Pass::Keyed(x)) = k.admit::<true>(2, &mut || 0) {
                     k.record(x, |b, p| b.success(p, 0, || 0));
                 }
             })

@@ -309,3 +309,26 @@ fn describe_shows_a_breaker_per_key_and_its_bound() {
         .to_string();
     assert!(d.contains("max_keys 10000 (default)"), "{d}");
 }
+
+#[test]
+fn past_the_bound_a_new_key_looks_at_32_keys_at_a_time_for_room() {
+    let clock = MockClock::new();
+    let _g = clock.install();
+    let p = keyed("kb-hand", Breaker::new().threshold(2).max_keys(100));
+    for key in 0..100 {
+        assert_eq!(p.call_keyed(key, down), down(), "each key holds a failure");
+    }
+    assert_eq!(p.call_keyed(70, up), Ok(()), "70 holds nothing now");
+    // the first new key looks at keys 0 to 31, the second at 32 to 63: no room, so both
+    // share the overflow breaker, and open it
+    assert_eq!(p.call_keyed(1000, down), down());
+    assert_eq!(p.call_keyed(1001, down), down());
+    assert_eq!(p.handle().signals().open_keys, Some(1), "the overflow");
+    // the third looks on from 64, and finds 70's room: a breaker of its own, closed
+    assert_eq!(p.call_keyed(1002, up), Ok(()));
+    assert_eq!(p.handle().signals().breaker_keys, Some(100));
+    assert!(
+        is_open(p.call_keyed(70, up)),
+        "70, forgotten, shares the overflow"
+    );
+}

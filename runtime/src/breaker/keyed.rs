@@ -55,8 +55,10 @@ impl KeySlot {
 #[derive(Debug, Default)]
 struct Shard {
     map: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
-    /// Every slot this shard took, least recently handed to a new key first.
+    /// Every slot this shard took.
     owned: Vec<u32>,
+    /// Where in `owned` the next look for a slot to reuse begins (a clock hand).
+    hand: usize,
     /// Owned slots that serve no key (forgotten by a reset).
     free: Vec<u32>,
 }
@@ -69,6 +71,10 @@ pub(crate) const FORCED_CLOSED: u32 = 2;
 /// A trial pass, in a keyed pass: the low 32 bits hold its generation's.
 const TRIAL: u64 = 1 << 32;
 const SLOT_SHIFT: u32 = 33;
+
+/// The most slots one new key looks at for one to reuse (under its shard's lock), from where
+/// the last look ended: a new key past the bound costs at most this many tests.
+const REUSE_LOOK: usize = 32;
 
 /// Keys each shard is meant for, at least: fewer shards than `max_keys / 64` keep a shard from
 /// running out of slots while another has idle ones.
@@ -148,11 +154,16 @@ impl KeyedBreakers {
         self.slots.len() as u32
     }
 
-    /// Whether a call with `key` may pass at `now`; with `TAKE`, it takes its key's slot (and
-    /// a trial slot of the key's breaker, if it is a trial) until its outcome is recorded
-    /// ([`record`](Self::record)) or its pass given back. Without, nothing changes: a key not
-    /// remembered reads as a new, closed breaker.
-    pub(crate) fn admit<const TAKE: bool>(&self, key: u64, now: Nanos) -> Result<Pass, Duration> {
+    /// Whether a call with `key` may pass now (`now` reads the clock, at most once, and only if
+    /// the key's breaker is not closed or a slot is looked for to reuse); with `TAKE`, it takes
+    /// its key's slot (and a trial slot of the key's breaker, if it is a trial) until its
+    /// outcome is recorded ([`record`](Self::record)) or its pass given back. Without, nothing
+    /// changes: a key not remembered reads as a new, closed breaker.
+    pub(crate) fn admit<const TAKE: bool>(
+        &self,
+        key: u64,
+        now: &mut dyn FnMut() -> Nanos,
+    ) -> Result<Pass, Duration> {
         match self.forced.load(Ordering::Acquire) {
             FORCED_OPEN => return Err(self.cfg.cooldown),
             // the dispatcher's own pass: it counts nothing
@@ -162,13 +173,20 @@ impl KeyedBreakers {
         if !TAKE {
             let i = lock(self.shard(key)).map.get(&key).copied();
             return match i.and_then(|i| self.slot(i)) {
-                Some(s) => s.state.admit::<TAKE>(|| now).map(|_| Pass::Closed),
+                Some(s) => s.state.admit::<TAKE>(now).map(|_| Pass::Closed),
                 None => Ok(Pass::Closed),
             };
         }
+        let (mut read, mut at) = (Some(now), 0);
+        let mut now = || {
+            if let Some(read) = read.take() {
+                at = read();
+            }
+            at
+        };
         let (i, s) = {
             let mut shard = lock(self.shard(key));
-            let i = self.find_or_take(&mut shard, key, now);
+            let i = self.find_or_take(&mut shard, key, &mut now);
             let Some(s) = self.slot(i) else {
                 unreachable!("a slot handed out was made")
             };
@@ -176,7 +194,7 @@ impl KeyedBreakers {
             s.inflight.fetch_add(1, Ordering::Relaxed);
             (i, s)
         };
-        match s.state.admit::<TAKE>(|| now) {
+        match s.state.admit::<TAKE>(now) {
             Ok(inner) => Ok(Pass::Keyed(pack(i, inner))),
             Err(d) => {
                 s.inflight.fetch_sub(1, Ordering::Release);
@@ -186,7 +204,7 @@ impl KeyedBreakers {
     }
 
     /// `key`'s slot, found, or taken for it; the overflow's when there is no room.
-    fn find_or_take(&self, shard: &mut Shard, key: u64, now: Nanos) -> u32 {
+    fn find_or_take(&self, shard: &mut Shard, key: u64, now: impl FnOnce() -> Nanos) -> u32 {
         if let Some(&i) = shard.map.get(&key) {
             return i;
         }
@@ -221,18 +239,24 @@ impl KeyedBreakers {
         Some(i as u32)
     }
 
-    /// One of the shard's slots whose breaker is idle at `now` with no attempt in flight, its
-    /// key forgotten: a new breaker would be in the very same state.
-    fn reuse(&self, shard: &mut Shard, now: Nanos) -> Option<u32> {
-        let at = shard.owned.iter().position(|&i| {
-            self.slot(i).is_some_and(|s| {
+    /// One of the shard's slots whose breaker is idle now with no attempt in flight, its key
+    /// forgotten: a new breaker would be in the very same state. At most `REUSE_LOOK` slots
+    /// are looked at, from the clock hand on.
+    fn reuse(&self, shard: &mut Shard, now: impl FnOnce() -> Nanos) -> Option<u32> {
+        let n = shard.owned.len();
+        if n == 0 {
+            return None;
+        }
+        let now = now();
+        let look = n.min(REUSE_LOOK);
+        let found = (0..look).map(|step| (shard.hand + step) % n).find(|&at| {
+            self.slot(shard.owned[at]).is_some_and(|s| {
                 // Acquire: every outcome recorded on it is seen by `is_idle`
                 s.inflight.load(Ordering::Acquire) == 0 && s.state.is_idle(now)
             })
-        })?;
-        // handed to a new key: the last to be looked at next time
-        let i = shard.owned.remove(at);
-        shard.owned.push(i);
+        });
+        shard.hand = found.map_or(shard.hand + look, |at| at + 1) % n;
+        let i = shard.owned[found?];
         if let Some(s) = self.slot(i) {
             let key = s.key.load(Ordering::Relaxed);
             if shard.map.get(&key) == Some(&i) {

@@ -92,7 +92,7 @@ proptest! {
                     }
                 }
                 Op::Begin(key) => {
-                    let real = k.admit::<true>(key, now);
+                    let real = k.admit::<true>(key, &mut clock);
                     // the keys the real store forgot (one may have given its slot to `key`)
                     forget(&k, &mut keys, now)?;
                     let owner = if k.slot_of(key).is_some() {

@@ -105,7 +105,8 @@ impl Breaker {
     /// flight: what a new breaker would be, so no key ever gains by being forgotten), and when
     /// there is none, the calls of every new key share one overflow breaker (stricter, never
     /// looser). Keys are spread over up to four shards per CPU by their hash (at least 64 keys
-    /// a shard), and a new key looks for room among its shard's keys.
+    /// a shard); a new key past the bound looks for room at up to 32 of its shard's keys, from
+    /// where the last look ended (so its cost is bounded; a later new key looks further).
     ///
     /// A keyed breaker's state changes are reported as events of the policy (without the key);
     /// [`Signals::circuit`](crate::Signals::circuit) stays `Closed` (the policy as a whole never
