@@ -12,7 +12,8 @@
 //!
 //! The map from key to slot is sharded (`Mutex<HashMap>`, as the keyed limiter's); each shard
 //! owns the slots it took. Under the shard's lock, an admission finds its key's slot (or takes
-//! a free one, a never-used one, or reuses one of the shard's that is idle) and counts itself
+//! a free one, a never-used one, or reuses one of the shard's that is idle, looking at up to
+//! `REUSE_LOOK` of them from a clock hand) and counts itself
 //! in the slot's `inflight`; the outcome is recorded on the slot's breaker, then `inflight` is
 //! given back (`Release`). A slot is reused for another key only under the same lock, when its
 //! breaker is idle ([`BreakerState::is_idle`]: what a new breaker would be) and `inflight` is 0
