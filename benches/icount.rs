@@ -33,6 +33,8 @@ const VARIANTS: &[&str] = &[
     "ours_breaker_window",
     "ours_breaker_window_slow",
     "ours_breaker_window_time",
+    "ours_breaker_keyed_1",
+    "ours_breaker_keyed_10000",
     "failsafe",
     "ours_retry",
     "backon",
@@ -173,6 +175,14 @@ fn run(variant: &str, n: u64) {
         "ours_breaker_window" | "ours_breaker_window_slow" | "ours_breaker_window_time" => {
             let p = window_breaker_policy(variant);
             sync_loop(n, |i| call_policy(&p, i).is_ok());
+        }
+        "ours_breaker_keyed_1" | "ours_breaker_keyed_10000" => {
+            let keys = if variant.ends_with("_1") { 1 } else { 10_000 };
+            let p = staunch::Policy::builder("icount")
+                .breaker(staunch::Breaker::new().keyed())
+                .build()
+                .expect("valid policy");
+            sync_loop(n, |i| call_keyed(&p, i % keys, i).is_ok());
         }
         "failsafe" => {
             let b = failsafe_breaker();

@@ -340,7 +340,12 @@ fn setup(
         local("__staunch_policy"),
     );
     let mut req_value = quote!(::staunch::__private::Req::new());
-    if let Some(k) = &cfg.key {
+    // one key for the limiter and the breaker (validation made sure they are the same)
+    let key = cfg
+        .key
+        .as_ref()
+        .or_else(|| cfg.breaker.as_ref().and_then(|b| b.key.as_ref()));
+    if let Some(k) = key {
         req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
     }
     if let Some(c) = &cfg.cost {
@@ -620,6 +625,13 @@ fn breaker(b: &BreakerConfig) -> TokenStream {
     if let Some(d) = b.max_half_open {
         let d = nanos(d);
         t.extend(quote!(.max_half_open(#d)));
+    }
+    if b.key.is_some() {
+        t.extend(quote!(.keyed()));
+    }
+    if let Some(n) = b.max_keys {
+        let n = Literal::u32_unsuffixed(n);
+        t.extend(quote!(.max_keys(#n)));
     }
     for (name, v) in [
         ("failure_rate", b.failure_rate),

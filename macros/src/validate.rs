@@ -97,6 +97,10 @@ pub struct BreakerConfig {
     pub max_cooldown: Option<u64>,
     /// At least 1.0.
     pub cooldown_multiplier: Option<f64>,
+    /// One breaker per value of this expression (`key = tenant`).
+    pub key: Option<Expr>,
+    /// 1 to 1,000,000; needs `key`.
+    pub max_keys: Option<u32>,
     /// The options written, with their names' and values' spans, for the checks across them.
     written: Vec<(&'static str, Span, Span)>,
 }
@@ -163,6 +167,12 @@ impl BreakerConfig {
                     format!("`min_calls` must be at most `window_calls` ({n}): the window never holds more"),
                 );
             }
+        }
+        if let (Some((span, _)), None) = (self.at("max_keys"), self.at("key")) {
+            errors.at(
+                span,
+                "`max_keys` needs a keyed breaker: add e.g. `key = tenant`",
+            );
         }
         if let (Some((span, _)), None) = (self.at("cooldown_multiplier"), self.at("max_cooldown")) {
             errors.at(
@@ -512,6 +522,20 @@ static BREAKER: &[Row<BreakerConfig>] = &[
             c.wrote("cooldown_multiplier", v);
         },
     ),
+    value("key", "key = tenant", |c, v, _| {
+        c.key = Some(v.expr.clone());
+        c.wrote("key", v);
+    }),
+    value("max_keys", "max_keys = 10000", |c, v, e| {
+        c.max_keys = v.int(1, e).filter(|&n| {
+            let fits = n <= 1_000_000;
+            if !fits {
+                e.on(v.expr, format!("`{}` must be at most 1000000", v.ident));
+            }
+            fits
+        });
+        c.wrote("max_keys", v);
+    }),
 ];
 
 /// The options of `stale(...)`.
@@ -566,7 +590,28 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
     };
     options(opts, TOP, None, &mut top, errors);
     top.requirements(errors);
+    one_key(&top.cfg, errors);
     top.cfg
+}
+
+/// A call has one key: the limiter's `key` and the breaker's `key`, when both are written,
+/// must be the same expression (a `Req` carries one hash).
+fn one_key(cfg: &Config, errors: &mut Errors) {
+    use quote::ToTokens;
+    let Some(breaker) = cfg.breaker.as_ref().and_then(|b| b.key.as_ref()) else {
+        return;
+    };
+    let Some(limiter) = &cfg.key else { return };
+    let text = |e: &Expr| e.to_token_stream().to_string();
+    if text(breaker) != text(limiter) {
+        errors.on(
+            breaker,
+            format!(
+                "the breaker's `key` differs from the limiter's `key = {}`: a call has one key; write the same expression in both, or drop one",
+                text(limiter)
+            ),
+        );
+    }
 }
 
 /// The options of one level, the top one (`group` is `None`) or a group's, checked against

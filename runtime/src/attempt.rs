@@ -32,7 +32,8 @@ mod hedged;
 mod outcome;
 pub use outcome::{IsResult, Step, Why};
 
-/// What one attempt needs besides the body: the key of a keyed limiter.
+/// What one attempt needs besides the body: the key of a keyed limiter or breaker (one key for
+/// both).
 ///
 /// # Examples
 ///
@@ -61,7 +62,7 @@ impl Req {
         Req { key: 0, cost: 0 }
     }
 
-    /// The request's key for a keyed limiter (from [`key_hash`]).
+    /// The request's key for a keyed limiter or a keyed breaker (from [`key_hash`]).
     ///
     /// # Examples
     ///

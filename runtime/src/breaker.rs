@@ -53,6 +53,9 @@ use std::time::Duration;
 
 use crate::clock::{duration_to_nanos, Nanos};
 
+pub(crate) mod keyed;
+#[cfg(all(test, not(loom)))]
+mod keyed_props;
 #[cfg(all(test, not(loom)))]
 mod props;
 #[cfg(all(test, not(loom)))]
@@ -85,6 +88,9 @@ pub enum CircuitState {
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
 const HALF_OPEN: u64 = 2;
+/// A keyed breaker's dispatcher (never closed, so that its admission takes the slow path to the
+/// key's breaker).
+const KEYED: u64 = 3;
 const STATE_MASK: u64 = 0b11;
 const FORCED: u64 = 0b100;
 const GEN_SHIFT: u32 = 3;
@@ -143,7 +149,13 @@ pub(crate) enum Pass {
     Closed,
     /// A trial call of the half-open period with this generation.
     Trial(u64),
+    /// A call let through by a key's breaker of a keyed breaker: the key's slot and its pass,
+    /// packed (`keyed.rs`).
+    Keyed(u64),
 }
+
+// the attempt carries a pass: a keyed one takes no more room than the others
+const _: () = assert!(std::mem::size_of::<Pass>() == 16);
 
 /// Whether the trial word was last written by a period after `gen`'s (its generation's low 32
 /// bits compared with wrapping).
@@ -184,6 +196,9 @@ pub(crate) struct BreakerState {
     reopens: AtomicU32,
     /// The cooldown of the open period `opened_gen`, written and published with `opened_at`.
     open_for: AtomicU64,
+    /// A keyed breaker's keys (then this breaker is only their dispatcher, its phase `KEYED`),
+    /// boxed: a breaker without keys pays one word.
+    keyed: Option<Box<keyed::KeyedBreakers>>,
 }
 
 /// A failure-rate breaker's window and thresholds, resolved.
@@ -250,7 +265,24 @@ impl BreakerState {
             multiplier: cfg.open_duration_cap().map_or(1.0, |(_, f)| f),
             reopens: AtomicU32::new(0),
             open_for: AtomicU64::new(duration_to_nanos(cfg.cooldown)),
+            keyed: None,
         }
+    }
+
+    /// The dispatcher of a keyed breaker (`cfg.keyed`): one breaker per key, reporting to
+    /// `events`. It counts nothing itself (no window), and its phase is never closed.
+    pub(crate) fn keyed(cfg: Breaker, events: Option<Arc<Sink>>) -> Self {
+        let keys = keyed::KeyedBreakers::new(cfg, events.clone());
+        BreakerState {
+            phase: AtomicU64::new(phase(KEYED, false, 0)),
+            keyed: Some(Box::new(keys)),
+            ..Self::reporting(Breaker { rate: None, ..cfg }, events)
+        }
+    }
+
+    /// A keyed breaker's keys, if this is one's dispatcher.
+    pub(crate) fn keys(&self) -> Option<&keyed::KeyedBreakers> {
+        self.keyed.as_deref()
     }
 
     /// Whether a call may pass now: with `TAKE`, a trial slot is taken if it passes as a trial
@@ -262,16 +294,46 @@ impl BreakerState {
         &self,
         now: impl FnOnce() -> Nanos,
     ) -> Result<Pass, Duration> {
+        self.admit_key::<TAKE>(0, now)
+    }
+
+    /// [`admit`](Self::admit) for a call with `key` (which only a keyed breaker reads).
+    #[inline]
+    pub(crate) fn admit_key<const TAKE: bool>(
+        &self,
+        key: u64,
+        now: impl FnOnce() -> Nanos,
+    ) -> Result<Pass, Duration> {
         let p = self.phase.load(Ordering::Acquire);
         if state_of(p) == CLOSED {
             return Ok(Pass::Closed);
         }
-        self.admit_slow::<TAKE>(p, now())
+        self.admit_slow::<TAKE>(p, key, now)
     }
 
-    /// The one decision behind admission and preflight, for a breaker that is not closed.
+    /// The one decision behind admission and preflight, for a breaker that is not closed (or a
+    /// keyed breaker's dispatcher, which hands the call to its key's breaker). `now` is read
+    /// here, not by the caller: with the key as one more argument, reading it before the call
+    /// cost `async_ours_attribute` 6 Ir a call in the attempt's code (registers), reading it
+    /// here none (BENCHMARKS.md).
     #[cold]
-    fn admit_slow<const TAKE: bool>(&self, mut p: u64, now: Nanos) -> Result<Pass, Duration> {
+    fn admit_slow<const TAKE: bool>(
+        &self,
+        mut p: u64,
+        key: u64,
+        now: impl FnOnce() -> Nanos,
+    ) -> Result<Pass, Duration> {
+        if let Some(keys) = &self.keyed {
+            // not generic: the key's breaker's admission is this function again
+            let (mut read, mut at) = (Some(now), 0);
+            return keys.admit::<TAKE>(key, &mut || {
+                if let Some(read) = read.take() {
+                    at = read();
+                }
+                at
+            });
+        }
+        let now = now();
         loop {
             match state_of(p) {
                 CLOSED => return Ok(Pass::Closed),
@@ -391,7 +453,46 @@ impl BreakerState {
                 Some(rate) => self.rate_success(rate, started, clock),
             },
             Pass::Trial(gen) => self.trial_ended(gen, started, clock),
+            Pass::Keyed(x) => self.keyed_success(x, started, clock),
         }
+    }
+
+    /// A success through a key's breaker.
+    #[cold]
+    #[inline(never)]
+    fn keyed_success(&self, x: u64, started: Nanos, clock: fn() -> Nanos) {
+        if let Some(keys) = &self.keyed {
+            keys.record(x, |b, pass| b.success(pass, started, clock));
+        }
+    }
+
+    /// A failure through a key's breaker.
+    #[cold]
+    #[inline(never)]
+    fn keyed_failure(&self, x: u64, started: Nanos, now: Nanos) {
+        if let Some(keys) = &self.keyed {
+            keys.record(x, |b, pass| b.failure(pass, started, now));
+        }
+    }
+
+    /// A key's breaker's pass given back without an outcome.
+    #[cold]
+    #[inline(never)]
+    fn keyed_release(&self, x: u64) {
+        if let Some(keys) = &self.keyed {
+            keys.record(x, BreakerState::release);
+        }
+    }
+
+    /// The generation of a trial of this breaker, from its low 32 bits (a keyed pass keeps
+    /// no more): the latest generation up to the current one with those bits. A trial's
+    /// period is at most the current one, and fewer than 2^32 periods pass during one
+    /// attempt (the assumption `written_after` makes too).
+    pub(crate) fn trial_gen(&self, low: u64) -> u64 {
+        let now = gen_of(self.phase.load(Ordering::Acquire));
+        #[allow(clippy::cast_possible_truncation)] // wrapping on purpose
+        let behind = (now as u32).wrapping_sub(low as u32);
+        now.wrapping_sub(u64::from(behind))
     }
 
     /// A success of a call let through while closed, into the window.
@@ -504,6 +605,7 @@ impl BreakerState {
                 self.release(pass);
                 self.open(phase(HALF_OPEN, false, gen), now);
             }
+            Pass::Keyed(x) => self.keyed_failure(x, started, now),
         }
     }
 
@@ -557,15 +659,19 @@ impl BreakerState {
     /// Gives back a trial slot without an outcome (a later part rejected the call, or its future
     /// was dropped).
     pub(crate) fn release(&self, pass: Pass) {
-        if let Pass::Trial(gen) = pass {
-            let _ = self
-                .trials
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                    let inflight = inflight_of(t);
-                    // a forfeited trial's slot was cleared already
-                    (inflight > 0 && !self.is_forfeited(gen))
-                        .then(|| with_inflight(t, inflight - 1))
-                });
+        match pass {
+            Pass::Closed => {}
+            Pass::Trial(gen) => {
+                let _ = self
+                    .trials
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                        let inflight = inflight_of(t);
+                        // a forfeited trial's slot was cleared already
+                        (inflight > 0 && !self.is_forfeited(gen))
+                            .then(|| with_inflight(t, inflight - 1))
+                    });
+            }
+            Pass::Keyed(x) => self.keyed_release(x),
         }
     }
 
@@ -575,6 +681,10 @@ impl BreakerState {
         let p = self.phase.load(Ordering::Acquire);
         match state_of(p) {
             CLOSED => CircuitState::Closed,
+            KEYED => self
+                .keyed
+                .as_ref()
+                .map_or(CircuitState::Closed, |k| k.state()),
             OPEN if forced_of(p) => CircuitState::Open,
             OPEN => {
                 if self.open_until(p).is_none_or(|until| now < until) {
@@ -605,9 +715,26 @@ impl BreakerState {
         self.failures.load(Ordering::Acquire)
     }
 
+    /// Whether the breaker holds nothing a new one would not: closed (not forced), no failure
+    /// counted, an empty window. A keyed breaker may give such a key's breaker to another key.
+    pub(crate) fn is_idle(&self, now: Nanos) -> bool {
+        let p = self.phase.load(Ordering::Acquire);
+        p == phase(CLOSED, false, gen_of(p))
+            && self.failures.load(Ordering::Acquire) == 0
+            && self
+                .rate
+                .as_ref()
+                .is_none_or(|r| r.window.sums(now).calls == 0)
+    }
+
     /// Holds the breaker open (rejecting every call) until [`force_closed`](Self::force_closed)
     /// or [`reset`](Self::reset).
     pub(crate) fn force_open(&self, now: Nanos) {
+        if let Some(keys) = &self.keyed {
+            let before = keys.force(keyed::FORCED_OPEN);
+            self.changed(before, CircuitState::Open);
+            return;
+        }
         let (before, p) = self.set(|p| phase(OPEN, true, gen_of(p) + 1));
         self.publish_opened(gen_of(p), now, self.cooldown);
         self.changed(self.seen(before, now), CircuitState::Open);
@@ -615,6 +742,11 @@ impl BreakerState {
 
     /// Holds the breaker closed (failures are not counted) until [`reset`](Self::reset).
     pub(crate) fn force_closed(&self, now: Nanos) {
+        if let Some(keys) = &self.keyed {
+            let before = keys.force(keyed::FORCED_CLOSED);
+            self.changed(before, CircuitState::Closed);
+            return;
+        }
         self.forget();
         let (before, _) = self.set(|p| phase(CLOSED, true, gen_of(p) + 1));
         self.changed(self.seen(before, now), CircuitState::Closed);
@@ -622,6 +754,11 @@ impl BreakerState {
 
     /// Back to closed, counting failures from zero.
     pub(crate) fn reset(&self, now: Nanos) {
+        if let Some(keys) = &self.keyed {
+            let before = keys.reset(now);
+            self.changed(before, CircuitState::Closed);
+            return;
+        }
         self.forget();
         let (before, _) = self.set(|p| phase(CLOSED, false, gen_of(p) + 1));
         self.changed(self.seen(before, now), CircuitState::Closed);

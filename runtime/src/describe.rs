@@ -370,10 +370,11 @@ pub(crate) fn describe(name: &str, own: &Origin, first: &Origin, from_first: boo
     if let Some(b) = n.breaker {
         stage(
             "breaker",
-            Some(if b.rate.is_some() {
-                "failure rate"
-            } else {
-                "failures in a row"
+            Some(match (b.rate.is_some(), b.keyed) {
+                (true, false) => "failure rate",
+                (false, false) => "failures in a row",
+                (true, true) => "failure rate, one breaker per key",
+                (false, true) => "failures in a row, one breaker per key",
             }),
             true,
             breaker(first, &b),
@@ -618,6 +619,13 @@ fn breaker(first: &Origin, b: &Breaker) -> Vec<Option<Setting>> {
             "max_half_open",
             &[],
             of(|b| b.max_half_open.map(|d| (dur(d), true))),
+        ));
+    }
+    if b.keyed {
+        v.push(first.setting(
+            "max_keys",
+            &[],
+            of(|b| Some((b.key_limit()?.to_string(), b.max_keys.is_some()))),
         ));
     }
     v

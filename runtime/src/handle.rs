@@ -101,6 +101,8 @@ impl Handle {
 
     /// Holds the breaker open: every call is rejected with [`Error::CircuitOpen`] until
     /// [`force_closed`](Self::force_closed) or [`reset`](Self::reset). No effect without a breaker.
+    /// A keyed breaker ([`Breaker::keyed`](crate::Breaker::keyed)) rejects every key's calls,
+    /// new keys' too.
     ///
     /// # Examples
     ///
@@ -111,7 +113,8 @@ impl Handle {
         }
     }
 
-    /// Holds the breaker closed: failures are not counted until [`reset`](Self::reset).
+    /// Holds the breaker closed: failures are not counted until [`reset`](Self::reset). A keyed
+    /// breaker lets every key's calls through, whatever its key's breaker says.
     ///
     /// # Examples
     ///
@@ -129,7 +132,8 @@ impl Handle {
     }
 
     /// Back to a fresh start: breaker closed and counting from zero, buckets full. Calls in
-    /// flight keep their bulkhead slots.
+    /// flight keep their bulkhead slots. A keyed breaker closes every key's breaker and forgets
+    /// every key without a call in flight.
     ///
     /// # Examples
     ///

@@ -312,7 +312,7 @@ pub(crate) fn max_wait(wait: Option<Duration>) -> Nanos {
 
 /// Keys are stored as their 64-bit hash, which is already well mixed: hash it no further.
 #[derive(Default, Clone, Copy)]
-struct PreHashed(u64);
+pub(crate) struct PreHashed(u64);
 
 impl Hasher for PreHashed {
     fn finish(&self) -> u64 {
@@ -334,7 +334,7 @@ type Locked = Mutex<(Shard, usize)>;
 
 /// How many shards a keyed limiter has: four per CPU, a power of two, as `dashmap` (governor's
 /// keyed store) chooses; at least 4, at most 1024.
-fn shard_count() -> usize {
+pub(crate) fn shard_count() -> usize {
     std::thread::available_parallelism()
         .map_or(4, usize::from)
         .saturating_mul(4)

@@ -452,3 +452,50 @@ fn loom_a_learned_hedge_delay_is_always_a_recorded_sample() {
         assert!([10, 20, 30, 40].contains(&d), "learned {d}");
     });
 }
+
+/// A keyed breaker of one key's room: an attempt of the old key (admitted, then failing)
+/// against a new key that would reuse the old key's slot. The failure lands on the old key's
+/// breaker (which is then open, and remembered) or on the overflow's, exactly one of them,
+/// never on the new key's: a slot is reused only under its shard's lock, with no attempt in
+/// flight through it.
+#[test]
+fn loom_a_keyed_outcome_never_lands_on_a_reused_slot() {
+    use crate::breaker::keyed::KeyedBreakers;
+    loom::model(|| {
+        let cfg = Breaker::new().threshold(1).cooldown(Duration::from_secs(1));
+        let k = Arc::new(KeyedBreakers::new(cfg.keyed().max_keys(1), None));
+        // key 1 takes the only slot, and leaves it idle
+        let Ok(Pass::Keyed(x)) = k.admit::<true>(1, &mut || 0) else {
+            panic!("a new key passes")
+        };
+        k.record(x, |b, p| b.success(p, 0, || 0));
+        let old = {
+            let k = k.clone();
+            thread::spawn(move || {
+                let Ok(Pass::Keyed(x)) = k.admit::<true>(1, &mut || 0) else {
+                    panic!("a closed breaker passes")
+                };
+                k.record(x, |b, p| b.failure(p, 0, 0));
+            })
+        };
+        let new = {
+            let k = k.clone();
+            thread::spawn(move || {
+                if let Ok(Pass::Keyed(x)) = k.admit::<true>(2, &mut || 0) {
+                    k.record(x, |b, p| b.success(p, 0, || 0));
+                }
+            })
+        };
+        old.join().unwrap();
+        new.join().unwrap();
+        let on_old = k.state_of(1, 0) == Some(CircuitState::Open);
+        let on_overflow = k.overflow_state(0) == CircuitState::Open;
+        assert!(on_old != on_overflow, "the failure landed on one breaker");
+        assert_ne!(
+            k.state_of(2, 0),
+            Some(CircuitState::Open),
+            "never on the new key's"
+        );
+        assert_eq!((k.inflight(1), k.inflight(2)), (0, 0));
+    });
+}

@@ -829,6 +829,69 @@ impl Policy {
         }
     }
 
+    /// [`call`](Self::call) for one key of a keyed breaker or limiter (`key` as given by
+    /// [`key_hash`](crate::attempt::key_hash)): the key's breaker and bucket judge it.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{attempt::key_hash, Breaker, Error, Policy};
+    /// let p = Policy::builder("docs-call-keyed").breaker(Breaker::new().threshold(1).keyed()).build().unwrap();
+    /// let down = || Err::<(), _>(Error::Timeout { policy: "p".into(), after: std::time::Duration::ZERO });
+    /// assert!(matches!(p.call_keyed(key_hash("acme"), down), Err(Error::Timeout { .. })));
+    /// assert!(matches!(p.call_keyed(key_hash("acme"), down), Err(Error::CircuitOpen { .. })));
+    /// assert_eq!(p.call_keyed(key_hash("globex"), || Ok::<_, Error>(1)), Ok(1));
+    /// ```
+    pub fn call_keyed<T, E, F>(&self, key: u64, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(|_| Class::DEFAULT);
+        loop {
+            match call.attempt_sync(Req::new().key(key), &mut f) {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
+    }
+
+    /// [`call_async`](Self::call_async) for one key of a keyed breaker or limiter (`key` as
+    /// given by [`key_hash`](crate::attempt::key_hash)).
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error, or the policy's rejection converted into `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use staunch_runtime::{attempt::key_hash, Breaker, Error, Policy};
+    /// let p = Policy::builder("docs-call-async-keyed").breaker(Breaker::new().keyed()).build().unwrap();
+    /// let r = p.call_async_keyed(key_hash("acme"), || async { Ok::<_, Error>(2) }).await;
+    /// assert_eq!(r, Ok(2));
+    /// # }
+    /// ```
+    pub async fn call_async_keyed<T, E, F, Fut>(&self, key: u64, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let mut call = self.begin::<Result<T, E>>(|_| Class::DEFAULT);
+        loop {
+            match call.attempt_async(Req::new().key(key), f()).await {
+                Step::Done(r) | Step::Fallback(r) => return r,
+                Step::Again => {}
+            }
+        }
+    }
+
     async fn run_async<T, E, F, Fut>(&self, classify: fn(&E) -> Class, mut f: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,

@@ -156,9 +156,13 @@ impl Shared {
         };
         Shared {
             name: name.to_owned(),
-            breaker: config
-                .breaker
-                .map(|b| BreakerState::reporting(b, Some(events.clone()))),
+            breaker: config.breaker.map(|b| {
+                if b.keyed {
+                    BreakerState::keyed(b, Some(events.clone()))
+                } else {
+                    BreakerState::reporting(b, Some(events.clone()))
+                }
+            }),
             clocked,
             watched: global::AtomicU32::new(events.refresh() | clocked),
             events,
@@ -208,7 +212,7 @@ impl Shared {
     ) -> Result<(Admitted<'_>, Nanos), Refusal> {
         let pass = match &self.breaker {
             None => Pass::Closed,
-            Some(b) => b.admit::<TAKE>(clock).map_err(Refusal::Open)?,
+            Some(b) => b.admit_key::<TAKE>(key, clock).map_err(Refusal::Open)?,
         };
         let admitted = Admitted {
             breaker: if TAKE { self.breaker.as_ref() } else { None },
@@ -450,6 +454,10 @@ impl Shared {
         let breaker = self.breaker.as_ref();
         Signals {
             circuit: breaker.map_or(CircuitState::Closed, |b| b.state(now)),
+            open_keys: breaker
+                .and_then(BreakerState::keys)
+                .map(|k| k.open_keys(now)),
+            breaker_keys: breaker.and_then(BreakerState::keys).map(|k| k.len()),
             consecutive_failures: breaker.map_or(0, BreakerState::consecutive_failures),
             failure_rate: breaker.and_then(|b| b.rates(now)).map(|r| r.0),
             slow_rate: breaker.and_then(|b| b.rates(now)).map(|r| r.1),
@@ -540,17 +548,24 @@ pub struct Signals {
     pub queued: usize,
     /// Tokens left now; `None` without a limiter or with a keyed one.
     pub rate_remaining: Option<f64>,
-    /// Failures in a row counted by the breaker (0 without one, and for a failure-rate
-    /// breaker).
+    /// Failures in a row counted by the breaker (0 without one, for a failure-rate breaker, and
+    /// for a keyed breaker: see [`open_keys`](Self::open_keys)).
     pub consecutive_failures: u32,
     /// The failure rate of a failure-rate breaker's window now (a fraction; 0 while it holds no
-    /// call); `None` without one.
+    /// call); `None` without one (and for a keyed breaker, whose keys each have a window).
     pub failure_rate: Option<f64>,
     /// The slow-call rate of a failure-rate breaker's window now (a fraction; 0 while it holds
     /// no call); `None` without one.
     pub slow_rate: Option<f64>,
     /// Keys a keyed limiter remembers now; `None` otherwise.
     pub keys: Option<usize>,
+    /// Keys of a keyed breaker whose breaker is open or half-open now (the overflow breaker of
+    /// the keys past `max_keys` counts as one key; while forced open, every key remembered and
+    /// the overflow); `None` without a keyed breaker, whose [`circuit`](Self::circuit) is
+    /// `Closed` unless forced open.
+    pub open_keys: Option<usize>,
+    /// Keys a keyed breaker remembers now (at most its `max_keys`); `None` otherwise.
+    pub breaker_keys: Option<usize>,
     /// Tokens left now under the token limit (`tpm`); `None` without one.
     pub tokens_remaining: Option<f64>,
     /// How long every caller is still held off by a retry-after hint (zero: not held off).

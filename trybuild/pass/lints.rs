@@ -165,6 +165,16 @@ pub fn windowed() -> Result<(), MyError> {
     Ok(())
 }
 
+/// A breaker per tenant, bounded.
+///
+/// # Errors
+///
+/// When the service fails.
+#[resilient(breaker(threshold = 3, key = tenant, max_keys = 1000))]
+pub fn per_tenant(tenant: &str) -> Result<usize, MyError> {
+    Ok(tenant.len())
+}
+
 /// Without retry: the body may consume its argument.
 ///
 /// # Errors

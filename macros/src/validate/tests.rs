@@ -406,6 +406,8 @@ fn every_example_is_valid() {
     each(BREAKER, |example| {
         let needs = if example.starts_with("cooldown_multiplier") {
             ", max_cooldown = \"10m\""
+        } else if example.starts_with("max_keys") {
+            ", key = tenant"
         } else {
             ""
         };
@@ -449,7 +451,7 @@ fn the_lists_are_the_tables() {
         list(BREAKER),
         "`threshold`, `cooldown`, `half_open`, `max_half_open`, `on`, `failure_rate`, \
          `window_calls`, `window_time`, `min_calls`, `slow_call`, `slow_rate`, `max_cooldown`, \
-         `cooldown_multiplier`"
+         `cooldown_multiplier`, `key`, `max_keys`"
     );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();

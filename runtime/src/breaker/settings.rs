@@ -54,6 +54,10 @@ pub struct Breaker {
     pub(crate) max_cooldown: Option<Duration>,
     /// Each re-open's factor on the cooldown, as `f64` bits (so that the settings stay `Eq`).
     pub(crate) cooldown_multiplier: Option<u64>,
+    /// One breaker per key of the call ([`keyed`](Self::keyed)).
+    pub(crate) keyed: bool,
+    /// The most keys a keyed breaker remembers, if set.
+    pub(crate) max_keys: Option<u32>,
 }
 
 /// The failure-rate breaker's settings, as set (defaults filled in by the runtime).
@@ -90,8 +94,106 @@ impl Breaker {
             rate: None,
             max_cooldown: None,
             cooldown_multiplier: None,
+            keyed: false,
+            max_keys: None,
         }
     }
+
+    /// One breaker per key: each call's key ([`Req::key`](crate::attempt::Req::key), the
+    /// attribute's `breaker(key = expr)`) picks a breaker of its own, so one tenant's failures
+    /// never open another's. Every key's breaker has this breaker's settings.
+    ///
+    /// Memory stays bounded: at most [`max_keys`](Self::max_keys) keys have a breaker of
+    /// their own (each made when its key first comes, and kept for the policy's life; the
+    /// room for `max_keys` of them, 16 bytes each, is taken when the policy is built). A key
+    /// keeps its breaker while the breaker holds something (failures, a window with calls in
+    /// it, an open or half-open state) or a call is in flight through it. Past the bound, a new
+    /// key takes the breaker of a key that holds nothing (closed, nothing counted, no call in
+    /// flight: what a new breaker would be, so no key ever gains by being forgotten), and when
+    /// there is none, the calls of every new key share one overflow breaker (stricter, never
+    /// looser). Keys are spread over up to four shards per CPU by their hash (at least 64 keys
+    /// a shard); a new key past the bound looks for room at up to 32 of its shard's keys, from
+    /// where the last look ended (so its cost is bounded; a later new key looks further).
+    ///
+    /// A keyed breaker's state changes are reported as events of the policy (without the key);
+    /// [`Signals::circuit`](crate::Signals::circuit) stays `Closed` (the policy as a whole never
+    /// opens) unless an operator holds it open, and
+    /// [`Signals::open_keys`](crate::Signals::open_keys) counts the keys whose breaker is open
+    /// or half-open. The handle's [`force_open`](crate::Handle::force_open) rejects every
+    /// key's calls (new keys' too) and [`force_closed`](crate::Handle::force_closed) lets them
+    /// all through without counting, until [`reset`](crate::Handle::reset), which closes every
+    /// key's breaker and forgets every key without a call in flight. A preflight
+    /// ([`Handle::preflight_key`](crate::Handle::preflight_key)) of a key without a breaker of
+    /// its own reads a new, closed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::attempt::key_hash;
+    /// use staunch_runtime::{Breaker, Error, Policy};
+    /// let p = Policy::builder("docs-keyed-breaker")
+    ///     .breaker(Breaker::new().threshold(1).keyed())
+    ///     .build()
+    ///     .unwrap();
+    /// let down = Error::Timeout { policy: "acme".into(), after: std::time::Duration::ZERO };
+    /// assert_eq!(p.call_keyed(key_hash("acme"), || Err::<(), _>(down.clone())), Err(down));
+    /// // acme's breaker is open; globex's is not
+    /// assert!(p.handle().preflight_key(key_hash("acme")).is_err());
+    /// assert!(p.handle().preflight_key(key_hash("globex")).is_ok());
+    /// assert_eq!(p.handle().signals().open_keys, Some(1));
+    /// ```
+    #[must_use]
+    pub const fn keyed(mut self) -> Self {
+        self.keyed = true;
+        self
+    }
+
+    /// The most keys a [`keyed`](Self::keyed) breaker remembers: between 1 and
+    /// [`MAX_KEYS`](Self::MAX_KEYS). Default: 10,000. Needs `keyed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = staunch_runtime::Breaker::new().keyed().max_keys(100);
+    /// assert_eq!(b.key_limit(), Some(100));
+    /// assert_eq!(staunch_runtime::Breaker::new().keyed().key_limit(), Some(10_000));
+    /// assert_eq!(staunch_runtime::Breaker::new().key_limit(), None);
+    /// ```
+    #[must_use]
+    pub const fn max_keys(mut self, n: u32) -> Self {
+        self.max_keys = Some(n);
+        self
+    }
+
+    /// The most keys remembered, for a keyed breaker; `None` for an unkeyed one.
+    ///
+    /// # Examples
+    ///
+    /// See [`max_keys`](Self::max_keys).
+    #[must_use]
+    pub const fn key_limit(&self) -> Option<u32> {
+        if !self.keyed {
+            return None;
+        }
+        match self.max_keys {
+            Some(n) => Some(n),
+            None => Some(Self::DEFAULT_MAX_KEYS),
+        }
+    }
+
+    /// The default of [`max_keys`](Self::max_keys).
+    const DEFAULT_MAX_KEYS: u32 = 10_000;
+
+    /// The largest [`max_keys`](Self::max_keys).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use staunch_runtime::{Breaker, Policy};
+    /// let b = Breaker::new().keyed().max_keys(Breaker::MAX_KEYS + 1);
+    /// assert!(Policy::builder("docs-max-keys").breaker(b).build().is_err());
+    /// ```
+    pub const MAX_KEYS: u32 = 1_000_000;
 
     /// Failures in a row that open the breaker (at least 1).
     ///
@@ -419,6 +521,19 @@ impl Breaker {
     /// The failure-rate and exponential-open options, checked: the message of the first
     /// mistake.
     pub(crate) fn check_rate(&self) -> Result<(), String> {
+        if let Some(n) = self.max_keys {
+            if !self.keyed {
+                return Err(
+                    "`breaker(max_keys)` needs a keyed breaker: set `breaker(key)`".to_owned(),
+                );
+            }
+            if !(1..=Self::MAX_KEYS).contains(&n) {
+                return Err(format!(
+                    "`breaker(max_keys)` must be between 1 and {}",
+                    Self::MAX_KEYS
+                ));
+            }
+        }
         let fraction = |r: f64| r > 0.0 && r <= 1.0;
         if let Some(r) = self.rate {
             if self.threshold_set {
@@ -654,6 +769,7 @@ impl PartialEq for Breaker {
         ) == (o.threshold, o.cooldown, o.half_open, o.max_half_open)
             && (self.rate, self.max_cooldown, self.cooldown_multiplier)
                 == (o.rate, o.max_cooldown, o.cooldown_multiplier)
+            && (self.keyed, self.max_keys) == (o.keyed, o.max_keys)
     }
 }
 impl Eq for Breaker {}
