@@ -560,11 +560,12 @@ impl<'p, R: IsResult> Call<'p, R> {
             | Kinds::TIMED.bits()
             | Kinds::CLOCKED.bits()
             | Kinds::TRACING.bits();
-        self.started = if mask & wanted != 0 {
-            Self::clock::<SYNC>() << 1
-        } else {
-            0
-        };
+        if mask & wanted == 0 {
+            // the happy path: nobody wants anything, so no span either
+            self.started = 0;
+            return false;
+        }
+        self.started = Self::clock::<SYNC>() << 1;
         cfg!(feature = "tracing") && mask & Kinds::TRACING.bits() != 0
     }
 
