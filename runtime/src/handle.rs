@@ -67,7 +67,9 @@ impl Handle {
     ///
     /// # Errors
     ///
-    /// The [`Error`] the call would be rejected with (a limiter's wait counts as a rejection).
+    /// The [`Error`] the call would be rejected with. A wait counts as a rejection: a limiter's
+    /// wait for a token, and a full bulkhead even when its queue has room (the call would wait
+    /// in it).
     ///
     /// # Examples
     ///

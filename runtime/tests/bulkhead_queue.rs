@@ -480,3 +480,36 @@ fn a_policy_without_a_queue_still_turns_the_next_call_away_at_once() {
     assert_eq!(r, Ok(full("queue-none", 1)));
     assert_eq!(queued(&p), (0, 0));
 }
+
+/// A preflight asks whether a call would be admitted at once: a full bulkhead answers
+/// `BulkheadFull` even while its queue has room (the call would wait), as a limiter's wait
+/// for a token counts as a rejection. Taking nothing, it leaves the queue as it was.
+#[tokio::test(start_paused = true)]
+async fn a_preflight_of_a_full_bulkhead_with_room_in_its_queue_is_a_rejection() {
+    let p = Policy::builder("q-preflight")
+        .max_inflight(1)
+        .queue(2)
+        .build()
+        .unwrap();
+    let h = p.handle();
+    assert_eq!(h.preflight(), Ok(()));
+    let log = log();
+    let (mut first, release) = held(&p, 1, &log);
+    assert!(poll(&mut first).is_pending());
+    assert_eq!(
+        h.preflight(),
+        Err(Error::BulkheadFull {
+            policy: "q-preflight".into(),
+            limit: 1
+        })
+    );
+    // the queue still has both places: two callers wait in it
+    let mut second = quick(&p, 2, &log);
+    let mut third = quick(&p, 3, &log);
+    assert!(poll(&mut second).is_pending() && poll(&mut third).is_pending());
+    assert_eq!(h.signals().queued, 2);
+    drop(release);
+    assert_eq!(first.await, Ok(1));
+    assert_eq!((second.await, third.await), (Ok(2), Ok(3)));
+    assert_eq!(h.preflight(), Ok(()));
+}
