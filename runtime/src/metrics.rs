@@ -27,6 +27,13 @@
 //! | `staunch_rate_keys` | gauge | | keys a keyed rate limit remembers (only with a keyed one) |
 //! | `staunch_tpm_tokens_remaining` | gauge | | tokens left under the token limit (only with `tpm`) |
 //! | `staunch_hold_off_seconds` | gauge | | how long every caller is still held off by a retry-after hint (only with a rate or token limit) |
+//! | `staunch_breaker_failure_rate` | gauge | | the failure rate of the breaker's window now, a fraction (only with a failure-rate breaker) |
+//! | `staunch_breaker_slow_rate` | gauge | | the slow-call rate of the breaker's window now, a fraction (only with a failure-rate breaker) |
+//! | `staunch_breaker_open_keys` | gauge | | keys whose breaker is open or half-open now (only with a keyed breaker) |
+//! | `staunch_breaker_keys` | gauge | | keys the keyed breaker remembers (only with a keyed breaker) |
+//! | `staunch_queued` | gauge | | calls waiting in the bulkhead's queue (only with `queue`) |
+//! | `staunch_hedges_total` | counter | | hedged copies started (only once a function of the name hedges) |
+//! | `staunch_injected_total` | counter | `kind`: `error`, `delay`, `rejection` | faults chaos injected (only with `chaos`) |
 //! | `staunch_attempt_duration_seconds` | histogram | | how long each attempt that ran took, from its start to its outcome (any wait for a token included), in seconds (only once [`time_attempts`] is on) |
 //!
 //! With the feature `prometheus`, a `/metrics` endpoint returns `prometheus()` with the
@@ -84,6 +91,13 @@ const RATE_REMAINING: &str = "staunch_rate_tokens_remaining";
 const RATE_KEYS: &str = "staunch_rate_keys";
 const TPM_REMAINING: &str = "staunch_tpm_tokens_remaining";
 const HOLD_OFF: &str = "staunch_hold_off_seconds";
+const FAILURE_RATE: &str = "staunch_breaker_failure_rate";
+const SLOW_RATE: &str = "staunch_breaker_slow_rate";
+const OPEN_KEYS: &str = "staunch_breaker_open_keys";
+const BREAKER_KEYS: &str = "staunch_breaker_keys";
+const QUEUED: &str = "staunch_queued";
+const HEDGES: &str = "staunch_hedges_total";
+const INJECTED: &str = "staunch_injected_total";
 /// The name of the latency histogram.
 pub(crate) const LATENCY: &str = "staunch_attempt_duration_seconds";
 
@@ -202,6 +216,35 @@ fn describe() {
         Unit::Seconds,
         "How long every caller is still held off by a retry-after hint."
     );
+    describe_gauge!(
+        FAILURE_RATE,
+        "The failure rate of the breaker's window now (a fraction)."
+    );
+    describe_gauge!(
+        SLOW_RATE,
+        "The slow-call rate of the breaker's window now (a fraction)."
+    );
+    describe_gauge!(
+        OPEN_KEYS,
+        Unit::Count,
+        "Keys whose breaker is open or half-open now (keyed breaker)."
+    );
+    describe_gauge!(
+        BREAKER_KEYS,
+        Unit::Count,
+        "Keys the keyed breaker remembers."
+    );
+    describe_gauge!(
+        QUEUED,
+        Unit::Count,
+        "Calls waiting in the bulkhead's queue."
+    );
+    describe_counter!(HEDGES, Unit::Count, "Hedged copies started.");
+    describe_counter!(
+        INJECTED,
+        Unit::Count,
+        "Faults injected by chaos, by kind (error, delay, rejection)."
+    );
     describe_histogram!(
         LATENCY,
         Unit::Seconds,
@@ -263,6 +306,35 @@ fn write_one(shared: &Shared, now: crate::clock::Nanos) {
     }
     if config.rate.is_some() || config.tokens.is_some() {
         gauge!(HOLD_OFF, "policy" => p()).set(s.held_off_for.as_secs_f64());
+    }
+    if let Some(rate) = s.failure_rate {
+        gauge!(FAILURE_RATE, "policy" => p()).set(rate);
+    }
+    if let Some(rate) = s.slow_rate {
+        gauge!(SLOW_RATE, "policy" => p()).set(rate);
+    }
+    if let Some(open) = s.open_keys {
+        gauge!(OPEN_KEYS, "policy" => p()).set(count(open));
+    }
+    if let Some(keys) = s.breaker_keys {
+        gauge!(BREAKER_KEYS, "policy" => p()).set(count(keys));
+    }
+    if config.queue.is_some() {
+        gauge!(QUEUED, "policy" => p()).set(count(s.queued));
+    }
+    // hedging is a function's, not the name's: told once any function of the name hedged
+    if config.hedge.is_some() || s.hedges > 0 {
+        counter!(HEDGES, "policy" => p()).absolute(s.hedges);
+    }
+    if config.chaos.is_some() {
+        let i = s.injected;
+        for (kind, n) in [
+            ("error", i.errors),
+            ("delay", i.delays),
+            ("rejection", i.rejections),
+        ] {
+            counter!(INJECTED, "policy" => p(), "kind" => kind).absolute(n);
+        }
     }
 }
 

@@ -408,3 +408,133 @@ fn a_policy_stays_unwind_safe_with_the_feature() {
     unwind_safe::<Policy>();
     unwind_safe::<staunch_runtime::Handle>();
 }
+
+/// Issue 14's policies in the scrape: the failure-rate breaker's rates, a keyed breaker's keys,
+/// the queue's length, hedged copies and chaos's faults, each only for a policy that has it.
+#[allow(clippy::await_holding_lock)] // the scraping tests of this binary, one at a time
+#[tokio::test(start_paused = true)]
+async fn the_production_policies_are_scraped_too() {
+    use staunch_runtime::{attempt::key_hash, Chaos, Hedge};
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let _one_at_a_time = serial();
+    let down = || {
+        Err::<u32, _>(Error::Timeout {
+            policy: "upstream".into(),
+            after: Duration::ZERO,
+        })
+    };
+    // failure rate: 1 failure in 4 calls
+    let rate = Policy::builder("mt-rate")
+        .breaker(
+            Breaker::new()
+                .failure_rate(0.5)
+                .window_calls(4)
+                .min_calls(4),
+        )
+        .build()
+        .unwrap();
+    for i in 0..4 {
+        let _ = if i == 0 {
+            rate.call(down)
+        } else {
+            rate.call(|| Ok(1))
+        };
+    }
+    // keyed: one key fails and opens, another succeeds
+    let keyed = Policy::builder("mt-keyed")
+        .breaker(Breaker::new().threshold(1).keyed())
+        .build()
+        .unwrap();
+    let _ = keyed.call_keyed(key_hash("acme"), down);
+    let _ = keyed.call_keyed(key_hash("globex"), || Ok::<_, Error>(1));
+    // the queue: one call holds the only slot, one waits
+    let queued = Policy::builder("mt-queue")
+        .max_inflight(1)
+        .queue(2)
+        .build()
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut rx = Some(rx);
+    let mut holder = Box::pin(queued.call_async(move || {
+        let rx = rx.take();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+            Ok::<_, Error>(1)
+        }
+    }));
+    let mut waiter = Box::pin(queued.call_async(|| async { Ok::<_, Error>(2) }));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(holder.as_mut().poll(&mut cx).is_pending());
+    assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    // hedging: the first copy is slow, the hedge answers
+    let hedged = Policy::builder("mt-hedge")
+        .hedge(Hedge::new().after(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let copies = std::sync::atomic::AtomicU32::new(0);
+    let r = hedged
+        .call_hedged(|| async {
+            let n = copies.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(if n == 0 { 1000 } else { 10 })).await;
+            Ok::<_, Error>(n)
+        })
+        .await;
+    assert_eq!(r, Ok(1));
+    // chaos: every attempt fails
+    let chaotic = Policy::builder("mt-chaos")
+        .chaos(Chaos::new().error(1.0))
+        .build()
+        .unwrap();
+    let _ = chaotic.call(|| Ok::<_, Error>(1));
+
+    let text = Text::scrape();
+    assert_eq!(
+        text.gauge("staunch_breaker_failure_rate", "mt-rate"),
+        Some(0.25)
+    );
+    assert_eq!(
+        text.gauge("staunch_breaker_slow_rate", "mt-rate"),
+        Some(0.0)
+    );
+    assert_eq!(
+        text.gauge("staunch_breaker_open_keys", "mt-keyed"),
+        Some(1.0)
+    );
+    assert_eq!(text.gauge("staunch_breaker_keys", "mt-keyed"), Some(2.0));
+    assert_eq!(text.gauge("staunch_queued", "mt-queue"), Some(1.0));
+    assert_eq!(text.counter("staunch_hedges_total", "mt-hedge", &[]), 1.0);
+    let injected = |kind| text.counter("staunch_injected_total", "mt-chaos", &[("kind", kind)]);
+    let expected = if cfg!(feature = "chaos") { 1.0 } else { 0.0 };
+    assert_eq!(
+        (injected("error"), injected("delay"), injected("rejection")),
+        (expected, 0.0, 0.0)
+    );
+    // none of these for a policy without the part
+    for metric in [
+        "staunch_breaker_failure_rate",
+        "staunch_breaker_open_keys",
+        "staunch_queued",
+    ] {
+        assert_eq!(text.gauge(metric, "mt-chaos"), None, "{metric}");
+    }
+    assert!(text
+        .find("staunch_hedges_total", &[("policy", "mt-chaos")])
+        .is_none());
+    assert!(text
+        .find(
+            "staunch_injected_total",
+            &[("policy", "mt-rate"), ("kind", "error")]
+        )
+        .is_none());
+    // the queue empties as the holder ends
+    drop(tx);
+    assert_eq!(holder.await, Ok(1));
+    assert_eq!(waiter.await, Ok(2));
+    assert_eq!(
+        Text::scrape().gauge("staunch_queued", "mt-queue"),
+        Some(0.0)
+    );
+}
