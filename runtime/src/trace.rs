@@ -20,6 +20,12 @@
 //! span, and staunch's own events of the attempt carry `policy` and `attempt` (or `retry`) as
 //! fields instead. Keeping the span across the whole async attempt cost 5 % to 10 % of a call
 //! with `DEBUG` off (see `BENCHMARKS.md`).
+//!
+//! Whether to make the span is not asked of `tracing` on every call: a callsite of staunch's
+//! own ([`Probe`]) is told by `tracing` whenever a subscriber is set (global or scoped) or a
+//! filter reloaded whether any subscriber may want the span, and marks every policy's event
+//! mask ([`Kinds::TRACING`]), which the attempt reads anyway. Only a marked attempt asks
+//! `tracing`, by making the span.
 
 use crate::events::{EventKind, Kinds};
 
