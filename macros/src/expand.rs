@@ -341,7 +341,13 @@ fn setup(
     );
     let mut req_value = quote!(::staunch::__private::Req::new());
     if let Some(k) = &cfg.key {
-        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
+        // with `redis`, every replica must hash a key alike: a hash seeded the same everywhere
+        let hash = if cfg.redis.is_some() {
+            quote!(shared_key_hash)
+        } else {
+            quote!(key_hash)
+        };
+        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::#hash(&(#k)))));
     }
     if let Some(c) = &cfg.cost {
         req_value.extend(quote_spanned!(c.span()=> .cost(#c)));
@@ -527,6 +533,22 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
     if let Some(h) = &cfg.hedge {
         let h = hedge(h);
         b.extend(quote!(.hedge(#h)));
+    }
+    if let Some(r) = &cfg.redis {
+        let mut t = quote!(::staunch::__private::Redis::new());
+        match r.fail_closed {
+            Some(true) => t.extend(quote!(.fail_closed())),
+            Some(false) => t.extend(quote!(.fail_open())),
+            None => {}
+        }
+        if let Some(d) = r.timeout {
+            let d = nanos(d);
+            t.extend(quote!(.timeout(#d)));
+        }
+        if let Some(p) = &r.prefix {
+            t.extend(quote!(.prefix(#p)));
+        }
+        b.extend(quote!(.redis(#t)));
     }
     quote!(|| #b)
 }

@@ -30,6 +30,8 @@ use crate::Error;
 
 mod hedged;
 mod outcome;
+#[cfg(feature = "redis")]
+mod remote;
 pub use outcome::{IsResult, Step, Why};
 
 /// What one attempt needs besides the body: the key of a keyed limiter.
@@ -104,6 +106,13 @@ impl Req {
         self
     }
 }
+
+/// The modes of an async attempt (see `attempt_async_inner`).
+const PLAIN: u8 = 0;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const SHARED: u8 = 1;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const LOCAL: u8 = 2;
 
 /// Seeded at random once per process, so that keys cannot be chosen to collide.
 static KEY_HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
@@ -250,6 +259,11 @@ impl<'p, R: IsResult> Call<'p, R> {
         // the leave moves it once more (measured: +20 Ir a call)
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
+        // a policy that declares `redis`: a sync call uses the in-memory state (said once)
+        #[cfg(feature = "redis")]
+        if let Some(remote) = shared.remote() {
+            remote.sync_call();
+        }
         self.start::<true>(false);
         if trace::debug_enabled() {
             self.enter_span();
@@ -341,10 +355,24 @@ impl<'p, R: IsResult> Call<'p, R> {
         req: Req,
         f: F,
     ) -> impl Future<Output = Step<R>> + use<'s, 'p, R, F> {
-        self.attempt_async_inner(req, f)
+        self.attempt_async_inner::<PLAIN, F>(req, f)
     }
 
-    async fn attempt_async_inner<F: Future<Output = R>>(&mut self, req: Req, f: F) -> Step<R> {
+    /// One async attempt. `MODE`: [`PLAIN`] (a policy that declares `redis` goes to the state
+    /// in Redis first, feature `redis`), [`SHARED`] (Redis admitted it: only the hold-off is
+    /// left), [`LOCAL`] (Redis is down and the policy fails open: the in-memory parts decide).
+    async fn attempt_async_inner<const MODE: u8, F: Future<Output = R>>(
+        &mut self,
+        req: Req,
+        f: F,
+    ) -> Step<R> {
+        // a policy that declares `redis` (the hot path pays this branch, with the feature)
+        #[cfg(feature = "redis")]
+        if MODE == PLAIN {
+            if let Some(remote) = self.plan.shared.remote() {
+                return Box::pin(self.attempt_remote(remote, req, f)).await;
+            }
+        }
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
@@ -353,11 +381,18 @@ impl<'p, R: IsResult> Call<'p, R> {
         let shared = &*self.plan.shared;
         let traced = trace::debug_enabled();
         self.start::<false>(traced);
-        let (admitted, wait) =
-            match shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit) {
-                Ok(admitted) => admitted,
-                Err(r) => return self.rejected(r),
-            };
+        #[cfg(feature = "redis")]
+        let admission = if MODE == SHARED {
+            shared.admit_held(clock::now_async, limit)
+        } else {
+            shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit)
+        };
+        #[cfg(not(feature = "redis"))]
+        let admission = shared.admit::<TAKE>(req.key, req.cost, clock::now_async, limit);
+        let (admitted, wait) = match admission {
+            Ok(admitted) => admitted,
+            Err(r) => return self.rejected(r),
+        };
         // in a block: what it leaves behind (the entry's result, moved from) is out of scope,
         // so it takes no room in the future at the later suspension points (left in scope, it
         // and the body's moved-from output grew the future from 264 to 296 bytes, and moving
