@@ -254,6 +254,8 @@ pub(crate) struct Remote {
     conn: Mutex<Option<ConnectionManager>>,
     /// No attempt to connect before this.
     retry_at: Mutex<Option<Instant>>,
+    /// Why the last round trip or connection failed (what a call told to wait is told).
+    last_error: Mutex<String>,
     down: AtomicBool,
     outages: AtomicU64,
     sync_warned: AtomicBool,
@@ -316,6 +318,7 @@ impl Remote {
             max_wait: crate::limiter::max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
             conn: Mutex::new(None),
             retry_at: Mutex::new(None),
+            last_error: Mutex::new(String::new()),
             down: AtomicBool::new(false),
             outages: AtomicU64::new(0),
             sync_warned: AtomicBool::new(false),
@@ -377,11 +380,14 @@ impl Remote {
             let mut at = lock(&self.retry_at);
             let now = Instant::now();
             if at.is_some_and(|at| now < at) {
-                return Err("Redis unreachable (reconnecting)".to_owned());
+                return Err(format!(
+                    "{} (the next attempt to connect is at most {RECONNECT:?} away)",
+                    lock(&self.last_error)
+                ));
             }
             *at = Some(now + RECONNECT);
         }
-        let client = self.client()?;
+        let client = self.client().inspect_err(|why| self.remember(why))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
@@ -401,7 +407,13 @@ impl Remote {
     /// A round trip failed: the connection is dropped (a new one is made at most once per
     /// [`RECONNECT`]) and the outage reported, once.
     #[cold]
+    fn remember(&self, why: &str) {
+        why.clone_into(&mut lock(&self.last_error));
+    }
+
+    #[cold]
     fn failed(&self, why: &str) {
+        self.remember(why);
         *lock(&self.conn) = None;
         *lock(&self.retry_at) = Some(Instant::now() + RECONNECT);
         self.went_down(why);

@@ -63,7 +63,8 @@ impl Server {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Sends one command (RESP), returns the first line of the reply (`None`: no answer).
+    /// Sends one command (RESP), returns the first line of the reply, or a bulk string's
+    /// value (`None`: no answer).
     pub fn command(&self, args: &[&str]) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -75,6 +76,10 @@ impl Server {
         let mut r = BufReader::new(s);
         let mut line = String::new();
         r.read_line(&mut line).ok()?;
+        if line.starts_with('$') && !line.starts_with("$-1") {
+            line.clear();
+            r.read_line(&mut line).ok()?;
+        }
         Some(line.trim_end().to_owned())
     }
 
