@@ -158,6 +158,8 @@ impl Shared {
         } else {
             0
         };
+        #[cfg(feature = "redis")]
+        let remote = crate::redis::Remote::new(&config, &events);
         Shared {
             name: name.to_owned(),
             breaker: config
@@ -187,7 +189,7 @@ impl Shared {
                 Box::new(crate::chaos::Injector::new(&c, seed))
             }),
             #[cfg(feature = "redis")]
-            remote: crate::redis::Remote::new(&config),
+            remote,
             config,
         }
     }

@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use redis_server::Server;
+use staunch_runtime::events::{self, EventKind, Filter, Kinds};
 use staunch_runtime::redis::Redis;
 use staunch_runtime::{Breaker, Error, Policy};
 
@@ -36,6 +37,8 @@ fn policy(name: &str, redis: Redis) -> Policy {
 async fn redis_killed_and_restarted_each_mode_goes_on() {
     let mut server = Server::start();
     let port = server.port;
+    let (_subscription, mut told) =
+        events::channel(Filter::policy("outage-open").kinds(Kinds::BACKEND), 16);
     let open = policy("outage-open", Redis::new().url(&server.url()));
     let closed = policy(
         "outage-closed",
@@ -71,6 +74,16 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
         .collect();
     assert_eq!(reported.len(), 1, "{reported:?}");
     assert!(reported[0].contains("the in-memory state decides"));
+    // and one event
+    events::flush();
+    match told.try_recv().map(|e| e.kind) {
+        Ok(EventKind::Backend {
+            available: false,
+            reason,
+        }) => assert!(!reason.is_empty()),
+        other => panic!("expected a Backend event, got {other:?}"),
+    }
+    assert!(told.try_recv().is_err(), "one event per outage");
 
     let server = Server::start_on(port);
     // the connection comes back by itself (at most one attempt per 200 ms): poll until the
@@ -97,6 +110,14 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
     tokio::time::timeout(HANG, back)
         .await
         .expect("the shared state is used again once Redis is back");
+    events::flush();
+    assert!(matches!(
+        told.try_recv().map(|e| e.kind),
+        Ok(EventKind::Backend {
+            available: true,
+            ..
+        })
+    ));
 }
 
 /// A server that accepts connections and never answers: every round trip runs into its bound.

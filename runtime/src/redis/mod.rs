@@ -10,17 +10,23 @@
 //! the same everywhere and half-open trials are counted across the fleet.
 //!
 //! The server is found at run time, the first of: the policy's own [`Redis::url`], the client
-//! given to [`register`], the `STAUNCH_REDIS_URL` variable. None found, or the server down or
+//! given to `register`, the `STAUNCH_REDIS_URL` variable. None found, or the server down or
 //! slower than the policy's [`timeout`](Redis::timeout), the policy's [`Fail`] mode decides:
 //! [`Fail::Open`] lets the policy's in-memory state take over (reported once per outage in
-//! [`warnings`](crate::warnings) and as a `tracing` warning), [`Fail::Closed`] rejects the call
+//! [`warnings`](crate::warnings), as an [`EventKind::Backend`](crate::events::EventKind::Backend)
+//! event and, with the `tracing` feature, a warning), [`Fail::Closed`] rejects the call
 //! with [`Error::BackendUnavailable`](crate::Error::BackendUnavailable). Either way a call
 //! never waits on Redis longer than the policy's timeout, nor past its deadline, and the
 //! connection comes back by itself once the server answers again.
 //!
 //! Only async calls go through Redis. A sync call of such a policy (the builder's
 //! [`Policy::call`](crate::Policy::call)) uses the in-memory state, and says so once in
-//! [`warnings`](crate::warnings); the attribute refuses `redis` on a sync function.
+//! [`warnings`](crate::warnings); the attribute refuses `redis` on a sync function. Hedged
+//! copies (`call_hedged`) are admitted by the in-memory state too.
+//!
+//! Not shared: the bulkhead, the hold-off of a retry-after hint, the retry budget. What
+//! [`Handle`](crate::Handle) reports (`signals`, `describe`) and what it forces or resets is the
+//! process's in-memory breaker and limiter, not the state in Redis.
 
 use std::time::Duration;
 
@@ -198,7 +204,7 @@ impl Redis {
         self
     }
 
-    /// This policy's own server (`redis://host:port/db`), before [`register`]'s and
+    /// This policy's own server (`redis://host:port/db`), before `register`'s and
     /// `STAUNCH_REDIS_URL`. Checked at build (a [`ConfigError`](crate::ConfigError) if it does
     /// not parse, with the `redis` feature).
     ///

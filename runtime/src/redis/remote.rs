@@ -23,6 +23,7 @@ use ::redis::{Client, Script};
 use super::{Fail, Redis};
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::config::Config;
+use crate::events::EventKind;
 use crate::shared::Refusal;
 use crate::sync::global::{lock, AtomicBool, AtomicU64, Mutex};
 use crate::sync::Ordering;
@@ -258,6 +259,8 @@ pub(crate) struct Remote {
     last_error: Mutex<String>,
     down: AtomicBool,
     outages: AtomicU64,
+    /// Where the policy's events go.
+    events: crate::sync::Arc<crate::events::Sink>,
     sync_warned: AtomicBool,
 }
 
@@ -294,7 +297,10 @@ fn micros(n: Nanos) -> u64 {
 
 impl Remote {
     /// The shared state of a policy, if its configuration declares `redis`.
-    pub(crate) fn new(config: &Config) -> Option<Box<Remote>> {
+    pub(crate) fn new(
+        config: &Config,
+        events: &crate::sync::Arc<crate::events::Sink>,
+    ) -> Option<Box<Remote>> {
         let r: &Redis = config.redis.as_ref()?;
         let base = format!("{}{}", r.prefix, config.name);
         let breaker = config.breaker.map(|b| Spec {
@@ -321,6 +327,7 @@ impl Remote {
             last_error: Mutex::new(String::new()),
             down: AtomicBool::new(false),
             outages: AtomicU64::new(0),
+            events: events.clone(),
             sync_warned: AtomicBool::new(false),
         }))
     }
@@ -439,16 +446,31 @@ impl Remote {
             "policy `{}`: its shared state is unavailable ({why}); {then}",
             self.name
         );
-        #[cfg(feature = "tracing")]
-        tracing::warn!(target: "staunch", policy = %self.name, "{message}");
         crate::env::report(&format!("redis down {} {n}", self.name), message);
+        self.tell(EventKind::Backend {
+            available: false,
+            reason: why.to_owned(),
+        });
+    }
+
+    /// An event, to `tracing` and the subscribers.
+    #[cold]
+    fn tell(&self, kind: EventKind) {
+        if crate::trace::enabled(kind.kind()) {
+            crate::trace::event(&self.name, &kind);
+        }
+        if self.events.wants(kind.kind()) {
+            self.events.emit(kind);
+        }
     }
 
     #[cold]
     fn came_back(&self) {
         if self.down.swap(false, Ordering::AcqRel) {
-            #[cfg(feature = "tracing")]
-            tracing::info!(target: "staunch", policy = %self.name, "shared state available again");
+            self.tell(EventKind::Backend {
+                available: true,
+                reason: String::new(),
+            });
         }
     }
 
