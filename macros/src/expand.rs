@@ -343,10 +343,12 @@ fn setup(
     if let Some(k) = &cfg.key {
         // with `redis`, every replica must hash a key alike: a hash seeded the same everywhere
         let hash = if cfg.redis.is_some() {
-            quote!(shared_key_hash)
+            "shared_key_hash"
         } else {
-            quote!(key_hash)
+            "key_hash"
         };
+        // spanned on the key, as the rest of the call: a key that is not `Hash` is reported there
+        let hash = Ident::new(hash, k.span());
         req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::#hash(&(#k)))));
     }
     if let Some(c) = &cfg.cost {

@@ -365,7 +365,10 @@ impl PolicyBuilder {
     /// and one breaker state for a fleet. See [`Redis`](crate::redis::Redis) for the settings
     /// (fail open or closed, a `timeout` greater than 0 and at most 60 s, default 50 ms, a
     /// non-empty `prefix`, default `staunch:`) and the [`redis`](crate::redis) module for how
-    /// the server is found and what a sync call does. Only async calls go through Redis.
+    /// the server is found and what a sync call does. Only async calls go through Redis. A
+    /// keyed policy's calls pass [`shared_key_hash`](crate::redis::shared_key_hash) of their key
+    /// to [`Req::key`](crate::attempt::Req::key), so that every replica finds the same bucket
+    /// (the attribute does).
     ///
     /// [`build`](Self::build) fails with a [`ConfigError`] for a value out of bounds, a policy
     /// with nothing to share (no rate, `tpm` or breaker), or a failure-rate breaker or an

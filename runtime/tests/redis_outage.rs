@@ -205,3 +205,20 @@ fn a_sync_call_uses_the_in_memory_state_and_says_so() {
         .count();
     assert_eq!(said, 1);
 }
+
+/// Many first calls at once: one connects, the others wait for its connection (within their
+/// bound) instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_share_one_connection() {
+    let server = Server::start();
+    let p = policy("first-calls", Redis::new().url(&server.url()).fail_closed());
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { call(&p).await })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), Ok(1));
+    }
+}

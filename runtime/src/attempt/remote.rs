@@ -54,7 +54,8 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Some(_) => (Verdict::Release, false),
             },
         };
-        if !ticket.finish(verdict, refund).await {
+        let left = Duration::from_nanos(self.limit::<false>());
+        if !ticket.finish(verdict, refund, left).await {
             remote.lost();
         }
         if let (Some(usage), Step::Done(out)) = (usage, &step) {

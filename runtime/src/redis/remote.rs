@@ -253,6 +253,9 @@ pub(crate) struct Remote {
     /// The longest wait for a token (`wait`), as µs for the script.
     max_wait: Nanos,
     conn: Mutex<Option<ConnectionManager>>,
+    /// Held by the call that connects (it guards no data, so a panic breaks nothing: the
+    /// policy stays unwind-safe).
+    connecting: std::panic::AssertUnwindSafe<tokio::sync::Mutex<()>>,
     /// No attempt to connect before this.
     retry_at: Mutex<Option<Instant>>,
     /// Why the last round trip or connection failed (what a call told to wait is told).
@@ -323,6 +326,7 @@ impl Remote {
             tokens: config.tokens.as_ref().map(Bucket::new),
             max_wait: crate::limiter::max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
             conn: Mutex::new(None),
+            connecting: std::panic::AssertUnwindSafe(tokio::sync::Mutex::new(())),
             retry_at: Mutex::new(None),
             last_error: Mutex::new(String::new()),
             down: AtomicBool::new(false),
@@ -346,7 +350,9 @@ impl Remote {
     /// A sync call of this policy: it uses the in-memory state; said once.
     #[cold]
     pub(crate) fn sync_call(&self) {
-        if !self.sync_warned.swap(true, Ordering::Relaxed) {
+        if !self.sync_warned.load(Ordering::Relaxed)
+            && !self.sync_warned.swap(true, Ordering::Relaxed)
+        {
             crate::env::report(
                 &format!("redis sync {}", self.name),
                 format!(
@@ -378,23 +384,33 @@ impl Remote {
         }
     }
 
-    /// A connection, connecting if there is none (at most once per [`RECONNECT`]).
+    /// A connection, connecting if there is none: one caller connects while the others wait
+    /// for it (within their bound); after a failure, no new attempt for [`RECONNECT`].
     async fn connection(&self, bound: Duration) -> Result<ConnectionManager, String> {
         if let Some(c) = lock(&self.conn).clone() {
             return Ok(c);
         }
-        {
-            let mut at = lock(&self.retry_at);
-            let now = Instant::now();
-            if at.is_some_and(|at| now < at) {
-                return Err(format!(
-                    "{} (the next attempt to connect is at most {RECONNECT:?} away)",
-                    lock(&self.last_error)
-                ));
-            }
-            *at = Some(now + RECONNECT);
+        let started = tokio::time::Instant::now();
+        let Ok(_connecting) = tokio::time::timeout(bound, self.connecting.lock()).await else {
+            return Err(format!("no connection to Redis within {bound:?}"));
+        };
+        if let Some(c) = lock(&self.conn).clone() {
+            return Ok(c); // made while this call waited
         }
-        let client = self.client().inspect_err(|why| self.remember(why))?;
+        if lock(&self.retry_at).is_some_and(|at| Instant::now() < at) {
+            return Err(format!(
+                "{} (the next attempt to connect is at most {RECONNECT:?} away)",
+                lock(&self.last_error)
+            ));
+        }
+        let bound = bound.saturating_sub(started.elapsed());
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(why) => {
+                self.gate(&why);
+                return Err(why);
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
@@ -404,25 +420,34 @@ impl Remote {
                 .await
             {
                 Ok(Ok(c)) => c,
-                Ok(Err(e)) => return Err(format!("cannot connect to Redis: {e}")),
-                Err(_) => return Err(format!("cannot connect to Redis within {bound:?}")),
+                Ok(Err(e)) => {
+                    let why = format!("cannot connect to Redis: {e}");
+                    self.gate(&why);
+                    return Err(why);
+                }
+                Err(_) => {
+                    let why = format!("cannot connect to Redis within {bound:?}");
+                    self.gate(&why);
+                    return Err(why);
+                }
             };
         *lock(&self.conn) = Some(c.clone());
         Ok(c)
     }
 
+    /// No attempt to connect for [`RECONNECT`], and why.
+    #[cold]
+    fn gate(&self, why: &str) {
+        why.clone_into(&mut lock(&self.last_error));
+        *lock(&self.retry_at) = Some(Instant::now() + RECONNECT);
+    }
+
     /// A round trip failed: the connection is dropped (a new one is made at most once per
     /// [`RECONNECT`]) and the outage reported, once.
     #[cold]
-    fn remember(&self, why: &str) {
-        why.clone_into(&mut lock(&self.last_error));
-    }
-
-    #[cold]
     fn failed(&self, why: &str) {
-        self.remember(why);
         *lock(&self.conn) = None;
-        *lock(&self.retry_at) = Some(Instant::now() + RECONNECT);
+        self.gate(why);
         self.went_down(why);
     }
 
@@ -600,8 +625,18 @@ impl Ticket {
     }
 
     /// Records the attempt's outcome (and gives the tokens back if it was turned away after
-    /// admission, `refund`): at most the policy's timeout. Whether Redis took it.
-    pub(crate) async fn finish(mut self, verdict: Verdict, refund: bool) -> bool {
+    /// admission, `refund`): at most the policy's timeout. With less than that left before
+    /// the call's deadline (`left`), from a task of its own, not waited for. Whether Redis
+    /// took it (or it was handed to a task).
+    pub(crate) async fn finish(mut self, verdict: Verdict, refund: bool, left: Duration) -> bool {
+        if left < self.timeout {
+            if !refund {
+                self.refund.clear();
+            }
+            self.reserved = refund; // the drop gives the tokens back if asked
+            self.abandon(verdict);
+            return true;
+        }
         self.done = true;
         let mut conn = self.conn.clone();
         let mut ok = true;
@@ -670,6 +705,14 @@ impl Drop for Ticket {
         } else {
             Verdict::Release
         };
+        self.abandon(verdict);
+    }
+}
+
+impl Ticket {
+    /// Tells Redis `verdict` (and gives the reserved tokens back) from a task of its own.
+    fn abandon(&mut self, verdict: Verdict) {
+        self.done = true;
         let refund = if self.reserved {
             std::mem::take(&mut self.refund)
         } else {
