@@ -38,6 +38,17 @@ async fn flaky(fail: bool) -> Result<u8, Error> {
     }
 }
 
+fn used(tokens: &u64) -> u64 {
+    *tokens
+}
+
+/// Estimated at `estimate` tokens, reports it used `really`.
+#[resilient(name = "attr-redis-usage", tpm = 1000, cost = estimate, usage = used, wait = 0, redis(fail = "closed", timeout = "2s"))]
+async fn estimated(estimate: u64, really: u64) -> Result<u64, Error> {
+    let _ = estimate;
+    Ok(really)
+}
+
 #[tokio::test]
 async fn the_attribute_shares_keyed_buckets_tokens_and_a_breaker_through_redis() {
     let server = redis_server::Server::start();
@@ -63,6 +74,14 @@ async fn the_attribute_shares_keyed_buckets_tokens_and_a_breaker_through_redis()
     assert_eq!(complete(400).await, Ok(400));
     assert!(matches!(
         complete(1001).await,
+        Err(Error::RateLimited { .. })
+    ));
+
+    // usage: an estimate of 900 that used 100 gives 800 back to the fleet's bucket
+    assert_eq!(estimated(900, 100).await, Ok(100));
+    assert_eq!(estimated(900, 900).await, Ok(900));
+    assert!(matches!(
+        estimated(100, 100).await,
         Err(Error::RateLimited { .. })
     ));
 
