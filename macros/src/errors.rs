@@ -36,9 +36,14 @@ impl Errors {
 /// of the `known` names.
 pub fn unknown<'a>(name: &str, known: impl IntoIterator<Item = &'a str>, of: &str) -> String {
     let known: Vec<&str> = known.into_iter().collect();
-    let best = known.iter().map(|k| (distance(name, k), *k)).min();
+    // the nearest; of those as near, the first in the table (`retires` is `retry`, not `redis`)
+    let best = known
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (distance(name, k), i, *k))
+        .min();
     match best {
-        Some((d, k)) if d <= 1 + name.len().max(k.len()) / 3 => {
+        Some((d, _, k)) if d <= 1 + name.len().max(k.len()) / 3 => {
             format!("unknown option `{name}`{of}; did you mean `{k}`?")
         }
         _ => {

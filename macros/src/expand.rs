@@ -346,7 +346,15 @@ fn setup(
         .as_ref()
         .or_else(|| cfg.breaker.as_ref().and_then(|b| b.key.as_ref()));
     if let Some(k) = key {
-        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::key_hash(&(#k)))));
+        // with `redis`, every replica must hash a key alike: a hash seeded the same everywhere
+        let hash = if cfg.redis.is_some() {
+            "shared_key_hash"
+        } else {
+            "key_hash"
+        };
+        // spanned on the key, as the rest of the call: a key that is not `Hash` is reported there
+        let hash = Ident::new(hash, k.span());
+        req_value.extend(quote_spanned!(k.span()=> .key(::staunch::__private::#hash(&(#k)))));
     }
     if let Some(c) = &cfg.cost {
         req_value.extend(quote_spanned!(c.span()=> .cost(#c)));
@@ -532,6 +540,22 @@ fn builder(cfg: &Config, fn_name: &Ident) -> TokenStream {
     if let Some(h) = &cfg.hedge {
         let h = hedge(h);
         b.extend(quote!(.hedge(#h)));
+    }
+    if let Some(r) = &cfg.redis {
+        let mut t = quote!(::staunch::__private::Redis::new());
+        match r.fail_closed {
+            Some(true) => t.extend(quote!(.fail_closed())),
+            Some(false) => t.extend(quote!(.fail_open())),
+            None => {}
+        }
+        if let Some(d) = r.timeout {
+            let d = nanos(d);
+            t.extend(quote!(.timeout(#d)));
+        }
+        if let Some(p) = &r.prefix {
+            t.extend(quote!(.prefix(#p)));
+        }
+        b.extend(quote!(.redis(#t)));
     }
     quote!(|| #b)
 }

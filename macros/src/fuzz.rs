@@ -93,6 +93,9 @@ fn name() -> impl Strategy<Value = String> {
         Just("after"),
         Just("percentile"),
         Just("min_after"),
+        Just("redis"),
+        Just("fail"),
+        Just("prefix"),
         Just("retires"),
         Just("r#retry"),
         Just("r#type"),
@@ -141,6 +144,8 @@ fn sensible() -> impl Strategy<Value = String> {
         "chaos(reject = 1)",
         "hedge",
         "hedge(after = \"100ms\", percentile = 0.9, min_after = 0, max = 3)",
+        "redis",
+        "redis(fail = \"closed\", timeout = \"20ms\", prefix = \"app:\")",
     ];
     proptest::sample::subsequence(options.to_vec(), 0..=6).prop_map(|o| o.join(", "))
 }

@@ -84,6 +84,10 @@ use proc_macro::TokenStream;
 /// | `hedge(percentile = P)` | `0.95` when `after` is not given | 0.5 ≤ P ≤ 0.99 | the delay is the P-quantile of this function's last 512 successful attempt latencies; no hedge (or `after`) before 64 are in |
 /// | `hedge(min_after = D)` | `"1ms"` | a duration | a floor under the learned delay |
 /// | `hedge(max = N)` | `1` | 1 ≤ N ≤ 3 | extra copies at most, one delay apart |
+/// | `redis` or `redis(…)` | state in memory | `async fn` only; needs a rate (`rps`, `rpm`, `tpm`) or a breaker of failures in a row (not a failure-rate breaker, not a keyed one, no `max_cooldown`); the `redis` feature of `staunch` (without it the state stays in memory, reported once in `staunch::warnings()`) | **one quota and one breaker for a fleet**: the limiter's bucket(s) and the breaker's state live in Redis, shared by every process that declares the same `name`, one script run (one round trip) an admission; the server is `staunch::redis::register(…)`'s or `STAUNCH_REDIS_URL`. See `staunch::redis` |
+/// | `redis(fail = "open" \| "closed")` | `"open"` | `"open"` or `"closed"` | Redis down, slow or not configured: `"open"` lets the in-memory state decide (reported once per outage in `staunch::warnings()`), `"closed"` rejects the call with `Error::BackendUnavailable` |
+/// | `redis(timeout = D)` | `"50ms"` | 0 < D ≤ 60 s | the longest one round trip to Redis may take (connecting included), and never past the call's `deadline` |
+/// | `redis(prefix = "…")` | `"staunch:"` | not empty | the keys' prefix: the state lives under `<prefix><name>:…` |
 /// | `fallback = path` | none | a function with the same parameters, return type and asyncness | called with the arguments when the call finally fails or is rejected |
 /// | `fallback_why = path` | none | as `fallback`, with one more parameter last: `why: staunch::Why<E>`; not with `fallback` | the fallback also hears why it was called: `Why::Failed(last error)` or `Why::Rejected(the policy's rejection)` |
 ///

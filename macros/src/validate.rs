@@ -48,6 +48,7 @@ pub struct Config {
     pub stale: Option<StaleConfig>,
     pub chaos: Option<ChaosConfig>,
     pub hedge: Option<HedgeConfig>,
+    pub redis: Option<RedisConfig>,
 }
 
 /// `rps = R` or `rpm = R`.
@@ -213,6 +214,18 @@ pub struct HedgeConfig {
     pub min_after: Option<u64>,
     /// 1 to 3.
     pub max: Option<u32>,
+}
+
+/// `redis(...)`, checked.
+pub struct RedisConfig {
+    /// Where `redis` was written.
+    pub span: Span,
+    /// `fail = "closed"` (`Some(true)`) or `"open"`.
+    pub fail_closed: Option<bool>,
+    /// Nanoseconds, greater than 0, at most 60 s.
+    pub timeout: Option<u64>,
+    /// Not empty.
+    pub prefix: Option<LitStr>,
 }
 
 /// `stale(...)`, checked.
@@ -381,6 +394,15 @@ static TOP: &[Row<Top>] = &[
         },
     ),
     grouped(
+        "redis",
+        "redis(fail = \"closed\")",
+        || names(REDIS),
+        |t, o, ex, e| {
+            t.redis(o, e);
+            t.cfg.redis = group(o, ex, REDIS, RedisConfig::at(o.name.span()), e);
+        },
+    ),
+    grouped(
         "hedge",
         "hedge(after = \"200ms\")",
         || names(HEDGE),
@@ -538,6 +560,45 @@ static BREAKER: &[Row<BreakerConfig>] = &[
     }),
 ];
 
+/// The options of `redis(...)`.
+static REDIS: &[Row<RedisConfig>] = &[
+    value("fail", "fail = \"closed\"", |c, v, e| {
+        let Some(s) = v.string(e) else { return };
+        match s.value().as_str() {
+            "open" => c.fail_closed = Some(false),
+            "closed" => c.fail_closed = Some(true),
+            other => e.at(
+                s.span(),
+                format!("`fail` must be \"open\" (the in-memory state decides while Redis is down) or \"closed\" (calls are rejected), not {other:?}"),
+            ),
+        }
+    }),
+    value("timeout", "timeout = \"50ms\"", |c, v, e| {
+        let Some(d) = v.positive_duration(e) else {
+            return;
+        };
+        if d > 60_000_000_000 {
+            e.at(
+                syn::spanned::Spanned::span(v.expr),
+                "`timeout` of `redis` must be at most 60s: a call never waits longer for Redis",
+            );
+        } else {
+            c.timeout = Some(d);
+        }
+    }),
+    value("prefix", "prefix = \"myapp:\"", |c, v, e| {
+        let Some(s) = v.string(e) else { return };
+        if s.value().is_empty() {
+            e.at(
+                s.span(),
+                "`prefix` must not be empty; write e.g. `prefix = \"myapp:\"`",
+            );
+        } else {
+            c.prefix = Some(s);
+        }
+    }),
+];
+
 /// The options of `stale(...)`.
 static STALE: &[Row<StaleConfig>] = &[
     value("max_age", "max_age = \"10m\"", |c, v, e| {
@@ -591,6 +652,7 @@ pub fn validate(opts: &[Opt], shape: &Shape, errors: &mut Errors) -> Config {
     options(opts, TOP, None, &mut top, errors);
     top.requirements(errors);
     one_key(&top.cfg, errors);
+    top.shareable(errors);
     top.cfg
 }
 
@@ -848,6 +910,50 @@ impl Top {
         }
     }
 
+    /// `redis` keeps the state in Redis, which a sync call cannot wait for.
+    fn redis(&self, o: &Opt, errors: &mut Errors) {
+        if self.sync {
+            let name = &o.name;
+            errors.at(
+                name.span(),
+                format!("`{name}` needs an `async fn`: a sync call cannot wait for Redis; remove it or make the function async"),
+            );
+        }
+    }
+
+    /// What `redis` shares: a rate limit, a token limit, a breaker of failures in a row.
+    fn shareable(&self, errors: &mut Errors) {
+        let Some(r) = &self.cfg.redis else { return };
+        let breaker = self.cfg.breaker.as_ref();
+        if self.rate.is_none() && !self.tpm && breaker.is_none() {
+            errors.at(
+                r.span,
+                "`redis` has nothing to share: add a rate limit (`rps`, `rpm`, `tpm`) or a `breaker`",
+            );
+        }
+        let Some(b) = breaker else { return };
+        if let Some(&(option, span, _)) = b.written.iter().find(|w| RATE_OPTIONS.contains(&w.0)) {
+            errors.at(
+                span,
+                format!("`{option}` makes a failure-rate breaker, which `redis` cannot share: use `breaker(threshold = …)` (failures in a row), or remove `redis`"),
+            );
+        }
+        if let Some((span, _)) = b.at("key") {
+            errors.at(
+                span,
+                "a keyed breaker cannot be shared through `redis` (it shares one breaker for the policy): remove the breaker's `key`, or remove `redis`",
+            );
+        }
+        for option in ["max_cooldown", "cooldown_multiplier"] {
+            if let Some((span, _)) = b.at(option) {
+                errors.at(
+                    span,
+                    format!("`{option}` makes an exponential cooldown, which `redis` cannot share: remove it, or remove `redis`"),
+                );
+            }
+        }
+    }
+
     fn need(&mut self, need: Need, v: &Given) {
         self.needs.push((need, v.ident.to_string(), v.ident.span()));
     }
@@ -944,6 +1050,17 @@ impl HedgeConfig {
             percentile: None,
             min_after: None,
             max: None,
+        }
+    }
+}
+
+impl RedisConfig {
+    fn at(span: Span) -> Self {
+        RedisConfig {
+            span,
+            fail_closed: None,
+            timeout: None,
+            prefix: None,
         }
     }
 }

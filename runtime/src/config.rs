@@ -73,6 +73,9 @@ pub struct Config {
     /// always `None` in a name's configuration ([`Handle`](crate::Handle)): hedging belongs to
     /// a function, never to a name.
     pub hedge: Option<Hedge>,
+    /// Where the limiter's and breaker's state lives, if in Redis (`redis(…)`; feature
+    /// `redis`): shared by every process of the fleet.
+    pub redis: Option<crate::redis::Redis>,
     /// Where each value came from (what [`Policy::describe`](crate::Policy::describe) reads);
     /// equal in every configuration, so that comparisons look at the values only.
     pub(crate) origin: OriginRef,
@@ -138,6 +141,7 @@ pub(crate) struct Settings {
     pub(crate) queue_wait: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) redis: Option<crate::redis::Redis>,
     pub(crate) chaos: Option<Chaos>,
     pub(crate) hedge: Option<Hedge>,
     /// The builder calls are the attribute's expansion ([`PolicyBuilder::from_attribute`](crate::PolicyBuilder::from_attribute)).
@@ -167,6 +171,7 @@ impl Settings {
             queue_wait: None,
             timeout: None,
             deadline: None,
+            redis: None,
             chaos: None,
             hedge: None,
             attribute: false,
@@ -179,6 +184,7 @@ impl Settings {
         self.validate()?;
         self.apply_env();
         self.chaos_seed();
+        self.redis_feature();
         Ok(self)
     }
 
@@ -326,6 +332,21 @@ impl Settings {
         }
     }
 
+    /// Reports, once, `redis` configured in a build without the `redis` feature.
+    fn redis_feature(&self) {
+        if self.redis.is_some() && !crate::redis::Redis::ENABLED {
+            report(
+                &format!("redis off {}", self.name),
+                format!(
+                    "policy `{}` shares its state through Redis, but staunch was built without \
+                     its `redis` feature: the state stays in memory (enable the `redis` feature \
+                     of `staunch`)",
+                    self.name
+                ),
+            );
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let fail = |message: &str| Err(ConfigError::new(&self.name, message));
         if self.name.is_empty() {
@@ -410,6 +431,17 @@ impl Settings {
         if let Some(message) = self.hedge.as_ref().and_then(Hedge::invalid) {
             return fail(message);
         }
+        if let Some(r) = &self.redis {
+            if self.breaker.is_none() && !limited && self.tpm.is_none() {
+                return fail(
+                    "`redis` has nothing to share: add a rate limit (`rps`, `rpm`, `tpm`) or a \
+                     `breaker`",
+                );
+            }
+            if let Some(message) = r.invalid(self.breaker.as_ref()) {
+                return fail(&message);
+            }
+        }
         Ok(())
     }
 
@@ -447,6 +479,7 @@ impl Settings {
             timeout: self.timeout,
             deadline: self.deadline,
             chaos: self.chaos,
+            redis: self.redis.clone(),
             hedge: None, // the policy's own, not the name's: see `Policy::config`
             origin: OriginRef::default(),
         }

@@ -68,6 +68,16 @@ pub enum Error {
         /// The policy's name.
         policy: String,
     },
+    /// The policy shares its state through Redis with [`Fail::Closed`](crate::redis::Fail),
+    /// and Redis could not answer in time (down, unreachable, slower than the policy's
+    /// `redis(timeout)`, or no server configured). Not counted against the breaker; retryable.
+    #[error("policy `{policy}`: shared state unavailable: {reason}")]
+    BackendUnavailable {
+        /// The policy's name.
+        policy: String,
+        /// What went wrong, as the Redis client said it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -88,7 +98,8 @@ impl Error {
             | Error::BulkheadFull { policy, .. }
             | Error::Timeout { policy, .. }
             | Error::Injected { policy }
-            | Error::InjectedRejection { policy } => policy,
+            | Error::InjectedRejection { policy }
+            | Error::BackendUnavailable { policy, .. } => policy,
         }
     }
 }
@@ -103,7 +114,9 @@ impl From<Error> for std::io::Error {
             Error::RateLimited { .. }
             | Error::BulkheadFull { .. }
             | Error::InjectedRejection { .. } => std::io::ErrorKind::WouldBlock,
-            Error::CircuitOpen { .. } | Error::Injected { .. } => std::io::ErrorKind::Other,
+            Error::CircuitOpen { .. }
+            | Error::Injected { .. }
+            | Error::BackendUnavailable { .. } => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
     }

@@ -68,16 +68,18 @@ impl Kinds {
     pub const STATE: Kinds = Kinds(1 << 4);
     /// [`EventKind::HoldOff`].
     pub const HOLD_OFF: Kinds = Kinds(1 << 5);
+    /// [`EventKind::Backend`].
+    pub const BACKEND: Kinds = Kinds(1 << 6);
     /// No kind.
     pub const NONE: Kinds = Kinds(0);
     /// Every kind.
-    pub const ALL: Kinds = Kinds((1 << 6) - 1);
+    pub const ALL: Kinds = Kinds((1 << 7) - 1);
     /// Not a kind of event: attempts are timed for the latency histogram (`metrics` feature).
-    pub(crate) const TIMED: Kinds = Kinds(1 << 6);
+    pub(crate) const TIMED: Kinds = Kinds(1 << 7);
     /// Not a kind of event: the breaker times attempts (a slow-call bound, a time window).
-    pub(crate) const CLOCKED: Kinds = Kinds(1 << 7);
+    pub(crate) const CLOCKED: Kinds = Kinds(1 << 8);
     /// Not a kind of event: a `tracing` subscriber may want attempt spans (`tracing` feature).
-    pub(crate) const TRACING: Kinds = Kinds(1 << 8);
+    pub(crate) const TRACING: Kinds = Kinds(1 << 9);
 
     pub(crate) const fn bits(self) -> u32 {
         self.0
@@ -257,6 +259,14 @@ pub enum EventKind {
         /// How long from now.
         hold: Duration,
     },
+    /// The shared state in Redis (feature `redis`) became unavailable, or available again:
+    /// once per outage, not per call. While unavailable, the policy's fail mode decides.
+    Backend {
+        /// Whether Redis answers again (`false`: it just stopped).
+        available: bool,
+        /// What went wrong (empty once it answers again).
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -277,6 +287,7 @@ impl EventKind {
             EventKind::Fallback { .. } => Kinds::FALLBACK,
             EventKind::StateChange { .. } => Kinds::STATE,
             EventKind::HoldOff { .. } => Kinds::HOLD_OFF,
+            EventKind::Backend { .. } => Kinds::BACKEND,
         }
     }
 
@@ -298,6 +309,7 @@ impl EventKind {
             EventKind::Fallback { .. } => "fallback",
             EventKind::StateChange { .. } => "state_change",
             EventKind::HoldOff { .. } => "hold_off",
+            EventKind::Backend { .. } => "backend",
         }
     }
 }
@@ -377,6 +389,10 @@ impl fmt::Display for Event {
                 write!(f, "breaker {} -> {}", state_name(*from), state_name(*to))
             }
             EventKind::HoldOff { hold } => write!(f, "every caller held off for {hold:?}"),
+            EventKind::Backend {
+                available: true, ..
+            } => f.write_str("shared state available"),
+            EventKind::Backend { reason, .. } => write!(f, "shared state unavailable: {reason}"),
         }
     }
 }

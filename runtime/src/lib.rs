@@ -49,6 +49,7 @@ mod loom_models;
 pub mod metrics;
 mod policy;
 mod private;
+pub mod redis;
 mod registry;
 mod retry;
 mod shared;
@@ -80,6 +81,7 @@ pub mod __private {
     pub use crate::attempt::{key_hash, Call, IsResult, Req, Step};
     pub use crate::classify::{Class, Classify};
     pub use crate::private::*;
+    pub use crate::redis::{shared_key_hash, Redis};
     pub use crate::{Breaker, Chaos, Error, Hedge, Policy, PolicyBuilder, Retry, Stale};
 }
 

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::attempt::{AsyncArgs, Call, IsResult, Plan, Req, Step};
+use crate::attempt::{AsyncArgs, Call, IsResult, Plan, Req, Step, PLAIN};
 use crate::classify::{Class, Classify};
 use crate::clock::{self, Mode};
 use crate::config::{ConfigError, OriginRef, Settings};
@@ -357,6 +357,37 @@ impl PolicyBuilder {
     /// ```
     pub fn hedge(mut self, hedge: Hedge) -> Self {
         self.0.hedge = Some(hedge);
+        self
+    }
+
+    /// Keeps the rate limit, token limit and breaker of failures in a row in Redis (feature
+    /// `redis`), shared by every process that declares the same name (and prefix): one quota
+    /// and one breaker state for a fleet. See [`Redis`](crate::redis::Redis) for the settings
+    /// (fail open or closed, a `timeout` greater than 0 and at most 60 s, default 50 ms, a
+    /// non-empty `prefix`, default `staunch:`) and the [`redis`](crate::redis) module for how
+    /// the server is found and what a sync call does. Only async calls go through Redis. A
+    /// keyed policy's calls pass [`shared_key_hash`](crate::redis::shared_key_hash) of their key
+    /// to [`Req::key`](crate::attempt::Req::key), so that every replica finds the same bucket
+    /// (the attribute does).
+    ///
+    /// [`build`](Self::build) fails with a [`ConfigError`] for a value out of bounds, a policy
+    /// with nothing to share (no rate, `tpm` or breaker), or a failure-rate breaker or an
+    /// exponential cooldown (which cannot be shared). Without the `redis` feature the state
+    /// stays in memory, reported once in [`warnings`](crate::warnings).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// use staunch_runtime::{redis::Redis, Breaker, Error, Policy};
+    /// // one line: the fleet's 500 requests a minute, and one breaker for all replicas
+    /// let p = Policy::builder("openai").rpm(500.0).breaker(Breaker::new())
+    ///     .redis(Redis::new().url("redis://127.0.0.1:6379")).build().unwrap();
+    /// let r: Result<u8, Error> = p.call_async(|| async { Ok(1) }).await;
+    /// # }
+    /// ```
+    pub fn redis(mut self, redis: crate::redis::Redis) -> Self {
+        self.0.redis = Some(redis);
         self
     }
 
@@ -900,7 +931,7 @@ impl Policy {
     {
         let mut call = self.begin::<Result<T, E>>(classify);
         loop {
-            match Call::attempt_async_args(AsyncArgs {
+            match Call::attempt_async_args::<PLAIN, _>(AsyncArgs {
                 call: &mut call,
                 req: Req::new(),
                 f: f(),

@@ -74,6 +74,10 @@ pub(crate) struct Shared {
     /// Chaos, armed if configured and active (boxed: a policy without it pays one word).
     #[cfg(feature = "chaos")]
     chaos: Option<Box<crate::chaos::Injector>>,
+    /// The state kept in Redis, if the policy declares `redis` (boxed: a policy without it
+    /// pays one word and, on an async attempt, one branch).
+    #[cfg(feature = "redis")]
+    remote: Option<Box<crate::redis::Remote>>,
 }
 
 /// A pass through the breaker: given back (without an outcome) when dropped unrecorded (a
@@ -154,6 +158,8 @@ impl Shared {
         } else {
             0
         };
+        #[cfg(feature = "redis")]
+        let remote = crate::redis::Remote::new(&config, &events);
         Shared {
             name: name.to_owned(),
             breaker: config.breaker.map(|b| {
@@ -186,6 +192,8 @@ impl Shared {
                 let seed = c.seed.unwrap_or_else(rand::random);
                 Box::new(crate::chaos::Injector::new(&c, seed))
             }),
+            #[cfg(feature = "redis")]
+            remote,
             config,
         }
     }
@@ -195,6 +203,44 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn chaos(&self) -> Option<&crate::chaos::Injector> {
         self.chaos.as_deref()
+    }
+
+    /// The name's state in Redis, if it declares `redis`.
+    #[cfg(feature = "redis")]
+    #[inline(always)]
+    pub(crate) fn remote(&self) -> Option<&crate::redis::Remote> {
+        self.remote.as_deref()
+    }
+
+    /// The admission of an attempt the state in Redis admitted: only the hold-off is left
+    /// (the breaker and the limiters were Redis's).
+    #[cfg(feature = "redis")]
+    pub(crate) fn admit_held(
+        &self,
+        clock: fn() -> Nanos,
+        limit: Nanos,
+    ) -> Result<(Admitted<'_>, Nanos), Refusal> {
+        let admitted = Admitted {
+            breaker: None,
+            pass: Pass::Closed,
+            cost: 0,
+        };
+        let hold = self.hold_until.load(Ordering::Relaxed);
+        if hold == 0 {
+            return Ok((admitted, 0));
+        }
+        let now = clock();
+        if now >= hold {
+            let _ = self
+                .hold_until
+                .compare_exchange(hold, 0, Ordering::AcqRel, Ordering::Relaxed);
+            return Ok((admitted, 0));
+        }
+        let wait = hold - now;
+        if wait > self.max_wait.min(limit) {
+            return Err(Refusal::Limited(wait));
+        }
+        Ok((admitted, wait))
     }
 
     /// The parts before the bulkhead, in order: the breaker's pass, and how long to wait for

@@ -13,7 +13,7 @@
 //! | a hold-off | `WARN` | `policy`, `hold` |
 //!
 //! Every event's target is `staunch`, its message the kind's name (`attempt`, `retry`,
-//! `rejected`, `fallback`, `state_change`, `hold_off`). The happy path is silent at `INFO`.
+//! `rejected`, `fallback`, `state_change`, `hold_off`, `backend`). The happy path is silent at `INFO`.
 //!
 //! What runs in the span: a sync attempt runs in it whole (its body, and staunch's events of
 //! the attempt); an async attempt's body is polled in it, so that what the body logs is in the
@@ -379,6 +379,17 @@ pub(crate) fn event(policy: &str, kind: &EventKind) {
             policy,
             hold = ?hold,
             "hold_off"
+        ),
+        EventKind::Backend {
+            available: false,
+            reason,
+        } => event!(target: "staunch", Level::WARN, policy, reason = %reason, "backend"),
+        EventKind::Backend { .. } => event!(
+            target: "staunch",
+            Level::INFO,
+            policy,
+            available = true,
+            "backend"
         ),
     }
 }

@@ -332,3 +332,18 @@ fn past_the_bound_a_new_key_looks_at_32_keys_at_a_time_for_room() {
         "70, forgotten, shares the overflow"
     );
 }
+
+/// `redis` shares one breaker for the policy: a keyed breaker with it is refused at build.
+#[test]
+fn a_keyed_breaker_cannot_be_shared_through_redis() {
+    let e = Policy::builder("kb-redis")
+        .breaker(Breaker::new().keyed())
+        .redis(staunch_runtime::redis::Redis::new())
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a keyed breaker cannot be shared through `redis`"),
+        "{e}"
+    );
+}

@@ -152,7 +152,7 @@ fn ranges() {
 
 #[test]
 fn unknown_options_name_the_nearest() {
-    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `hedge`";
+    let top = "`name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `redis`, `hedge`";
     for (bad, message) in [
         (
             "retires = 3",
@@ -366,7 +366,7 @@ fn every_mistake_at_once() {
             "`jitter` must be a fraction in (0, 1]; write `jitter = false` for exact waits",
             "`rps` takes a number: write e.g. `rps = 10`",
             "`burst` must be at least 1",
-            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `hedge`",
+            "unknown option `zzz`; expected one of `name`, `retry`, `breaker`, `rps`, `rpm`, `burst`, `key`, `wait`, `max_inflight`, `queue`, `queue_wait`, `timeout`, `deadline`, `fallback`, `fallback_why`, `tpm`, `cost`, `usage`, `stale`, `chaos`, `redis`, `hedge`",
         ]
     );
 }
@@ -455,7 +455,10 @@ fn the_lists_are_the_tables() {
     );
     assert_eq!(list(STALE), "`max_age`, `capacity`");
     let groups: Vec<&str> = groups().map(|(g, _)| g).collect();
-    assert_eq!(groups, ["retry", "breaker", "stale", "chaos", "hedge"]);
+    assert_eq!(
+        groups,
+        ["retry", "breaker", "stale", "chaos", "redis", "hedge"]
+    );
     assert_eq!(list(CHAOS), "`error`, `latency`, `latency_rate`, `reject`");
 }
 

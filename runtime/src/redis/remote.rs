@@ -1,0 +1,757 @@
+//! The state of a policy declared with `redis`, as Redis holds it: the connection, the scripts,
+//! and what one admission and one outcome do.
+//!
+//! Every decision is one Lua script run on the server, on the server's clock (`TIME`), in
+//! microseconds since the epoch (exact in a Lua number until the year 2255):
+//!
+//! - `ADMIT` walks the breaker (a hash: state `s` 0 closed / 1 open / 2 half-open, `until` the
+//!   end of the cooldown, generation `g`, trials in flight `tr`, successes `ok`, failures in a
+//!   row `f`, `since` the half-open period's start), then the request bucket and the token
+//!   bucket (GCRA: each a theoretical arrival time, `SET … PX` until the bucket is full again),
+//!   and takes all or nothing.
+//! - `RECORD` applies an outcome: a success, a failure or a trial's slot given back with no
+//!   verdict. A trial counts only in the half-open period (generation) that admitted it.
+//! - `ADJUST` moves buckets' arrival times (a refund, or a charge of tokens used beyond the
+//!   estimate).
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, Script};
+
+use super::{Fail, Redis};
+use crate::clock::{duration_to_nanos, Nanos};
+use crate::config::Config;
+use crate::events::EventKind;
+use crate::shared::Refusal;
+use crate::sync::global::{lock, AtomicBool, AtomicU64, Mutex};
+use crate::sync::Ordering;
+
+const ADMIT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local gen, fails, trial, fresh, s = 0, 0, 0, 0, 0
+if ARGV[1] == '1' then
+  local b = redis.call('HMGET', KEYS[1], 's', 'until', 'g', 'tr', 'f', 'since')
+  s = tonumber(b[1]) or 0
+  gen = tonumber(b[3]) or 0
+  fails = tonumber(b[5]) or 0
+  if s == 1 then
+    local u = tonumber(b[2]) or 0
+    if now < u then return {1, math.ceil(u - now), gen, 0, 1, fails} end
+    trial, fresh = 1, 1
+  elseif s == 2 then
+    if (tonumber(b[4]) or 0) >= tonumber(ARGV[2]) then
+      if now - (tonumber(b[6]) or now) < tonumber(ARGV[3]) then return {1, 0, gen, 0, 2, fails} end
+      fresh = 1
+    end
+    trial = 1
+  end
+end
+local wait, rnext, tnext = 0, nil, nil
+if ARGV[4] ~= '0' then
+  local tat = tonumber(redis.call('GET', KEYS[2])) or now
+  if tat < now then tat = now end
+  rnext = tat + tonumber(ARGV[4])
+  local w = rnext - now - tonumber(ARGV[5])
+  if w > wait then wait = w end
+end
+if ARGV[6] ~= '0' then
+  local tat = tonumber(redis.call('GET', KEYS[3])) or now
+  if tat < now then tat = now end
+  tnext = tat + tonumber(ARGV[6]) * tonumber(ARGV[8])
+  local w = tnext - now - tonumber(ARGV[7])
+  if w > wait then wait = w end
+end
+if wait > tonumber(ARGV[9]) then return {2, math.ceil(wait), gen, 0, s, fails} end
+if rnext then
+  redis.call('SET', KEYS[2], string.format('%.17g', rnext), 'PX', math.floor((rnext - now) / 1000) + 1)
+end
+if tnext then
+  redis.call('SET', KEYS[3], string.format('%.17g', tnext), 'PX', math.floor((tnext - now) / 1000) + 1)
+end
+if trial == 1 then
+  if fresh == 1 then
+    gen = gen + 1
+    redis.call('HSET', KEYS[1], 's', 2, 'g', gen, 'tr', 1, 'ok', 0, 'since', string.format('%.17g', now))
+  else
+    redis.call('HINCRBY', KEYS[1], 'tr', 1)
+  end
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  s = 2
+end
+return {0, math.ceil(wait), gen, trial, s, fails}
+";
+
+const RECORD: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local b = redis.call('HMGET', KEYS[1], 's', 'g', 'tr', 'ok', 'f')
+local s = tonumber(b[1]) or 0
+local g = tonumber(b[2]) or 0
+local v = ARGV[1]
+local function open()
+  redis.call('HSET', KEYS[1], 's', 1, 'until', string.format('%.17g', now + tonumber(ARGV[6])),
+    'g', g + 1, 'tr', 0, 'ok', 0, 'f', 0)
+  redis.call('PEXPIRE', KEYS[1], 86400000 + math.floor(tonumber(ARGV[6]) / 1000))
+  return 1
+end
+if ARGV[3] == '1' then
+  if s ~= 2 or g ~= tonumber(ARGV[2]) then return s end
+  if v == '1' then return open() end
+  local tr = (tonumber(b[3]) or 1) - 1
+  if tr < 0 then tr = 0 end
+  if v == '0' then
+    local ok = (tonumber(b[4]) or 0) + 1
+    if ok >= tonumber(ARGV[5]) then
+      redis.call('HSET', KEYS[1], 's', 0, 'f', 0, 'tr', 0, 'ok', 0)
+      return 0
+    end
+    redis.call('HSET', KEYS[1], 'tr', tr, 'ok', ok)
+    return 2
+  end
+  redis.call('HSET', KEYS[1], 'tr', tr)
+  return 2
+end
+if s ~= 0 then return s end
+if v == '0' then
+  if (tonumber(b[5]) or 0) > 0 then redis.call('HSET', KEYS[1], 'f', 0) end
+  return 0
+end
+if v == '1' then
+  local f = (tonumber(b[5]) or 0) + 1
+  if f >= tonumber(ARGV[4]) then return open() end
+  redis.call('HSET', KEYS[1], 'f', f)
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+end
+return 0
+";
+
+const ADJUST: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key))
+  if tat then
+    tat = tat + tonumber(ARGV[i])
+    if tat > now then
+      redis.call('SET', key, string.format('%.17g', tat), 'PX', math.floor((tat - now) / 1000) + 1)
+    else
+      redis.call('DEL', key)
+    end
+  end
+end
+return 0
+";
+
+static ADMIT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADMIT));
+static RECORD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD));
+static ADJUST_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADJUST));
+
+/// After a failed round trip or connection, how long calls go to the fail mode at once before
+/// the next attempt to connect.
+const RECONNECT: Duration = Duration::from_millis(200);
+
+/// The client given to [`register`], for every policy without a `url` of its own.
+static REGISTERED: Mutex<Option<Client>> = Mutex::new(None);
+
+/// Registers the Redis server of every policy declared with `redis` that names none of its own
+/// ([`Redis::url`](super::Redis::url)); before `STAUNCH_REDIS_URL`. Policies connect at their
+/// first async call (a policy already connected keeps its connection).
+///
+/// # Examples
+///
+/// ```
+/// let client = staunch_runtime::redis::Client::open("redis://127.0.0.1:6379").unwrap();
+/// staunch_runtime::redis::register(client);
+/// ```
+pub fn register(client: Client) {
+    *lock(&REGISTERED) = Some(client);
+}
+
+/// [`register`]s the server at `url` (`redis://host:port/db`).
+///
+/// # Errors
+///
+/// The URL does not parse.
+///
+/// # Examples
+///
+/// ```
+/// staunch_runtime::redis::register_url("redis://127.0.0.1:6379").unwrap();
+/// assert!(staunch_runtime::redis::register_url("http://nope").is_err());
+/// ```
+pub fn register_url(url: &str) -> Result<(), ::redis::RedisError> {
+    register(Client::open(url)?);
+    Ok(())
+}
+
+/// A breaker of failures in a row, as the scripts read it.
+#[derive(Debug, Clone, Copy)]
+struct Spec {
+    threshold: u32,
+    half_open: u32,
+    /// Microseconds.
+    cooldown: u64,
+    /// A half-open period older than this (µs) with every trial slot taken is forfeited: its
+    /// trials' slots are cleared (a replica that died holding one never wedges the fleet).
+    forfeit: u64,
+}
+
+/// A bucket as the scripts read it: µs between tokens, and the tolerance (burst) in µs.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    interval: f64,
+    tolerance: f64,
+    burst: u64,
+}
+
+impl Bucket {
+    fn new(rate: &crate::Rate) -> Self {
+        let interval = rate.per.as_secs_f64() * 1e6 / rate.rate;
+        Bucket {
+            interval,
+            tolerance: interval * f64::from(rate.burst),
+            burst: u64::from(rate.burst),
+        }
+    }
+}
+
+/// The outcome of an attempt the shared state admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Success,
+    Failure,
+    /// Neither (the caller's own fault, or turned away after admission): a trial's slot back.
+    Release,
+}
+
+/// What the shared state said about an attempt.
+pub(crate) enum Gate {
+    /// Admitted: wait this long for the reserved tokens, then run, then [`Ticket::finish`].
+    Admitted(Ticket, Nanos),
+    /// Turned away by the shared breaker or limiter.
+    Refused(Refusal),
+    /// Redis could not answer in time: the fail mode decides.
+    Down(String),
+}
+
+/// The state of a policy declared with `redis`: what its scripts need, and its connection.
+pub(crate) struct Remote {
+    name: String,
+    fail: Fail,
+    timeout: Duration,
+    url: Option<String>,
+    breaker_key: String,
+    rate_key: String,
+    tokens_key: String,
+    keyed: bool,
+    breaker: Option<Spec>,
+    rate: Option<Bucket>,
+    tokens: Option<Bucket>,
+    /// The longest wait for a token (`wait`), as µs for the script.
+    max_wait: Nanos,
+    conn: Mutex<Option<ConnectionManager>>,
+    /// Held by the call that connects (it guards no data, so a panic breaks nothing: the
+    /// policy stays unwind-safe).
+    connecting: std::panic::AssertUnwindSafe<tokio::sync::Mutex<()>>,
+    /// No attempt to connect before this.
+    retry_at: Mutex<Option<Instant>>,
+    /// Why the last round trip or connection failed (what a call told to wait is told).
+    last_error: Mutex<String>,
+    down: AtomicBool,
+    outages: AtomicU64,
+    /// Where the policy's events go.
+    events: crate::sync::Arc<crate::events::Sink>,
+    sync_warned: AtomicBool,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("name", &self.name)
+            .field("fail", &self.fail)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An attempt admitted by the shared state: its trial slot (if the breaker was half-open) and
+/// its reserved tokens while it waits for them. Dropped unfinished (a dropped future, a panic),
+/// it gives them back from a task of its own (a failure if a panic unwinds).
+pub(crate) struct Ticket {
+    conn: ConnectionManager,
+    timeout: Duration,
+    breaker: Option<(String, Spec)>,
+    gen: i64,
+    trial: bool,
+    /// The breaker had failures in a row when admitted: a success must clear them.
+    dirty: bool,
+    /// Buckets and µs to give back while the tokens are reserved and unused.
+    refund: Vec<(String, f64)>,
+    reserved: bool,
+    done: bool,
+}
+
+fn micros(n: Nanos) -> u64 {
+    n / 1000
+}
+
+impl Remote {
+    /// The shared state of a policy, if its configuration declares `redis`.
+    pub(crate) fn new(
+        config: &Config,
+        events: &crate::sync::Arc<crate::events::Sink>,
+    ) -> Option<Box<Remote>> {
+        let r: &Redis = config.redis.as_ref()?;
+        let base = format!("{}{}", r.prefix, config.name);
+        let breaker = config.breaker.map(|b| Spec {
+            threshold: b.threshold,
+            half_open: b.half_open,
+            cooldown: micros(duration_to_nanos(b.cooldown)).max(1),
+            forfeit: micros(duration_to_nanos(b.max_half_open.unwrap_or(b.cooldown))).max(1),
+        });
+        Some(Box::new(Remote {
+            name: config.name.clone(),
+            fail: r.fail,
+            timeout: r.timeout,
+            url: r.url.clone(),
+            breaker_key: format!("{base}:breaker"),
+            rate_key: format!("{base}:rate"),
+            tokens_key: format!("{base}:tokens"),
+            keyed: config.rate.is_some_and(|r| r.keyed),
+            breaker,
+            rate: config.rate.as_ref().map(Bucket::new),
+            tokens: config.tokens.as_ref().map(Bucket::new),
+            max_wait: crate::limiter::max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
+            conn: Mutex::new(None),
+            connecting: std::panic::AssertUnwindSafe(tokio::sync::Mutex::new(())),
+            retry_at: Mutex::new(None),
+            last_error: Mutex::new(String::new()),
+            down: AtomicBool::new(false),
+            outages: AtomicU64::new(0),
+            events: events.clone(),
+            sync_warned: AtomicBool::new(false),
+        }))
+    }
+
+    /// The fail mode.
+    pub(crate) fn fail(&self) -> Fail {
+        self.fail
+    }
+
+    /// The bound of one round trip: the policy's timeout, or what is left before the deadline
+    /// (`limit`, ns) if less.
+    pub(crate) fn bound(&self, limit: Nanos) -> Duration {
+        self.timeout.min(Duration::from_nanos(limit))
+    }
+
+    /// A sync call of this policy: it uses the in-memory state; said once.
+    #[cold]
+    pub(crate) fn sync_call(&self) {
+        if !self.sync_warned.load(Ordering::Relaxed)
+            && !self.sync_warned.swap(true, Ordering::Relaxed)
+        {
+            crate::env::report(
+                &format!("redis sync {}", self.name),
+                format!(
+                    "policy `{}` shares its state through Redis, but a sync call cannot wait \
+                     for it: sync calls use the in-memory state (call it from async code to \
+                     share it)",
+                    self.name
+                ),
+            );
+        }
+    }
+
+    /// The client: the policy's own URL, the registered one, or `STAUNCH_REDIS_URL`.
+    fn client(&self) -> Result<Client, String> {
+        if let Some(url) = &self.url {
+            return Client::open(url.as_str()).map_err(|e| e.to_string());
+        }
+        if let Some(c) = lock(&REGISTERED).clone() {
+            return Ok(c);
+        }
+        match std::env::var("STAUNCH_REDIS_URL") {
+            Ok(url) => Client::open(url.as_str())
+                .map_err(|e| format!("`STAUNCH_REDIS_URL` does not parse: {e}")),
+            Err(_) => Err(
+                "no Redis server: none registered (`staunch::redis::register`) and \
+                 `STAUNCH_REDIS_URL` is not set"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// A connection, connecting if there is none: one caller connects while the others wait
+    /// for it (within their bound); after a failure, no new attempt for [`RECONNECT`].
+    async fn connection(&self, bound: Duration) -> Result<ConnectionManager, String> {
+        if let Some(c) = lock(&self.conn).clone() {
+            return Ok(c);
+        }
+        let started = tokio::time::Instant::now();
+        let Ok(_connecting) = tokio::time::timeout(bound, self.connecting.lock()).await else {
+            return Err(format!("no connection to Redis within {bound:?}"));
+        };
+        if let Some(c) = lock(&self.conn).clone() {
+            return Ok(c); // made while this call waited
+        }
+        if lock(&self.retry_at).is_some_and(|at| Instant::now() < at) {
+            return Err(format!(
+                "{} (the next attempt to connect is at most {RECONNECT:?} away)",
+                lock(&self.last_error)
+            ));
+        }
+        let bound = bound.saturating_sub(started.elapsed());
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(why) => {
+                self.gate(&why);
+                return Err(why);
+            }
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1);
+        let c =
+            match tokio::time::timeout(bound, ConnectionManager::new_with_config(client, config))
+                .await
+            {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    let why = format!("cannot connect to Redis: {e}");
+                    self.gate(&why);
+                    return Err(why);
+                }
+                Err(_) => {
+                    let why = format!("cannot connect to Redis within {bound:?}");
+                    self.gate(&why);
+                    return Err(why);
+                }
+            };
+        *lock(&self.conn) = Some(c.clone());
+        Ok(c)
+    }
+
+    /// No attempt to connect for [`RECONNECT`], and why.
+    #[cold]
+    fn gate(&self, why: &str) {
+        why.clone_into(&mut lock(&self.last_error));
+        *lock(&self.retry_at) = Some(Instant::now() + RECONNECT);
+    }
+
+    /// A round trip failed: the connection is dropped (a new one is made at most once per
+    /// [`RECONNECT`]) and the outage reported, once.
+    #[cold]
+    fn failed(&self, why: &str) {
+        *lock(&self.conn) = None;
+        self.gate(why);
+        self.went_down(why);
+    }
+
+    /// An outcome or a refund did not reach Redis in time.
+    #[cold]
+    pub(crate) fn lost(&self) {
+        self.failed("Redis did not take an outcome in time");
+    }
+
+    #[cold]
+    fn went_down(&self, why: &str) {
+        if self.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let n = self.outages.fetch_add(1, Ordering::Relaxed);
+        let then = match self.fail {
+            Fail::Open => "the in-memory state decides until it answers",
+            Fail::Closed => "calls are rejected until it answers",
+        };
+        let message = format!(
+            "policy `{}`: its shared state is unavailable ({why}); {then}",
+            self.name
+        );
+        crate::env::report(&format!("redis down {} {n}", self.name), message);
+        self.tell(EventKind::Backend {
+            available: false,
+            reason: why.to_owned(),
+        });
+    }
+
+    /// An event, to `tracing` and the subscribers.
+    #[cold]
+    fn tell(&self, kind: EventKind) {
+        if crate::trace::enabled(kind.kind()) {
+            crate::trace::event(&self.name, &kind);
+        }
+        if self.events.wants(kind.kind()) {
+            self.events.emit(kind);
+        }
+    }
+
+    #[cold]
+    fn came_back(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            self.tell(EventKind::Backend {
+                available: true,
+                reason: String::new(),
+            });
+        }
+    }
+
+    /// One admission: the breaker, the request bucket (`key`'s, if keyed) and `cost` tokens,
+    /// taking all or nothing; a token wait longer than the policy's `wait` or than `limit`
+    /// (the time left before the deadline) is a refusal. At most `bound`, connecting included.
+    pub(crate) async fn admit(&self, key: u64, cost: u64, limit: Nanos, bound: Duration) -> Gate {
+        let cost = if self.tokens.is_some() { cost } else { 0 };
+        if let Some(t) = &self.tokens {
+            if cost > t.burst {
+                return Gate::Refused(Refusal::Limited(u64::MAX));
+            }
+        }
+        let started = tokio::time::Instant::now();
+        let mut conn = match self.connection(bound).await {
+            Ok(c) => c,
+            Err(why) => {
+                self.went_down(&why);
+                return Gate::Down(why);
+            }
+        };
+        let bound = bound.saturating_sub(started.elapsed());
+        let rate_key = match (&self.rate, self.keyed) {
+            (Some(_), true) => format!("{}:{key:016x}", self.rate_key),
+            _ => self.rate_key.clone(),
+        };
+        let max_wait = micros(self.max_wait.min(limit));
+        let mut inv = ADMIT_SCRIPT.prepare_invoke();
+        inv.key(&self.breaker_key)
+            .key(&rate_key)
+            .key(&self.tokens_key)
+            .arg(u8::from(self.breaker.is_some()))
+            .arg(self.breaker.map_or(1, |b| b.half_open))
+            .arg(self.breaker.map_or(1, |b| b.forfeit))
+            .arg(self.rate.map_or(0.0, |b| b.interval))
+            .arg(self.rate.map_or(0.0, |b| b.tolerance))
+            .arg(self.tokens.map_or(0.0, |b| b.interval))
+            .arg(self.tokens.map_or(0.0, |b| b.tolerance))
+            .arg(cost)
+            .arg(max_wait);
+        let reply: Vec<i64> =
+            match tokio::time::timeout(bound, inv.invoke_async::<Vec<i64>>(&mut conn)).await {
+                Ok(Ok(r)) if r.len() == 6 => r,
+                Ok(Ok(r)) => {
+                    let why = format!("unexpected reply from the admission script: {r:?}");
+                    self.failed(&why);
+                    return Gate::Down(why);
+                }
+                Ok(Err(e)) => {
+                    let why = format!("Redis error: {e}");
+                    self.failed(&why);
+                    return Gate::Down(why);
+                }
+                Err(_) => {
+                    let why = format!("Redis did not answer within {bound:?}");
+                    self.failed(&why);
+                    return Gate::Down(why);
+                }
+            };
+        self.came_back();
+        let micros_to_nanos = |us: i64| u64::try_from(us).unwrap_or(0).saturating_mul(1000);
+        match reply[0] {
+            1 => Gate::Refused(Refusal::Open(Duration::from_micros(
+                u64::try_from(reply[1]).unwrap_or(0),
+            ))),
+            2 => Gate::Refused(Refusal::Limited(micros_to_nanos(reply[1]))),
+            _ => {
+                let wait = micros_to_nanos(reply[1]);
+                let mut refund = Vec::new();
+                if let Some(b) = &self.rate {
+                    refund.push((rate_key, -b.interval));
+                }
+                if let (Some(b), true) = (&self.tokens, cost > 0) {
+                    #[allow(clippy::cast_precision_loss)] // a token count
+                    refund.push((self.tokens_key.clone(), -b.interval * cost as f64));
+                }
+                Gate::Admitted(
+                    Ticket {
+                        conn,
+                        timeout: self.timeout,
+                        breaker: self.breaker.map(|b| (self.breaker_key.clone(), b)),
+                        gen: reply[2],
+                        trial: reply[3] == 1,
+                        dirty: reply[5] > 0,
+                        refund,
+                        reserved: false,
+                        done: false,
+                    },
+                    wait,
+                )
+            }
+        }
+    }
+
+    /// Charges (or refunds, if negative) the token limit `tokens` tokens: a call that used
+    /// more (or fewer) than its estimate. At most the policy's timeout.
+    pub(crate) async fn charge_tokens(&self, tokens: i64) {
+        let Some(b) = &self.tokens else { return };
+        if tokens == 0 {
+            return;
+        }
+        let Some(mut conn) = lock(&self.conn).clone() else {
+            return;
+        };
+        #[allow(clippy::cast_precision_loss)] // a token count
+        let delta = b.interval * tokens as f64;
+        let mut inv = ADJUST_SCRIPT.prepare_invoke();
+        inv.key(&self.tokens_key).arg(delta);
+        match tokio::time::timeout(self.timeout, inv.invoke_async::<i64>(&mut conn)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => self.failed(&format!("Redis error: {e}")),
+            Err(_) => self.failed(&format!("Redis did not answer within {:?}", self.timeout)),
+        }
+    }
+}
+
+impl Ticket {
+    /// The attempt waits for its reserved tokens: until [`ran`](Self::ran), a drop gives
+    /// them back.
+    pub(crate) fn reserve(&mut self) {
+        self.reserved = true;
+    }
+
+    /// The wait is over: the tokens are the attempt's.
+    pub(crate) fn ran(&mut self) {
+        self.reserved = false;
+    }
+
+    /// Records the attempt's outcome (and gives the tokens back if it was turned away after
+    /// admission, `refund`): at most the policy's timeout. With less than that left before
+    /// the call's deadline (`left`), from a task of its own, not waited for. Whether Redis
+    /// took it (or it was handed to a task).
+    pub(crate) async fn finish(mut self, verdict: Verdict, refund: bool, left: Duration) -> bool {
+        if left < self.timeout {
+            if !refund {
+                self.refund.clear();
+            }
+            self.reserved = refund; // the drop gives the tokens back if asked
+            self.abandon(verdict);
+            return true;
+        }
+        self.done = true;
+        let mut conn = self.conn.clone();
+        let mut ok = true;
+        if refund && !self.refund.is_empty() {
+            ok &= bounded(self.timeout, adjust(&mut conn, &self.refund)).await;
+        }
+        if let Some(o) = self.outcome(verdict) {
+            ok &= bounded(self.timeout, record(conn, o)).await;
+        }
+        ok
+    }
+
+    /// The outcome's round trip, if one is needed: never for a success while closed with no
+    /// failures in a row, nor for a release outside half-open.
+    fn outcome(&self, verdict: Verdict) -> Option<Outcome> {
+        let (key, spec) = self.breaker.clone()?;
+        let needed = match verdict {
+            Verdict::Success => self.trial || self.dirty,
+            Verdict::Failure => true,
+            Verdict::Release => self.trial,
+        };
+        needed.then_some(Outcome {
+            key,
+            spec,
+            verdict,
+            gen: self.gen,
+            trial: self.trial,
+        })
+    }
+}
+
+/// An outcome for the breaker's script.
+struct Outcome {
+    key: String,
+    spec: Spec,
+    verdict: Verdict,
+    gen: i64,
+    trial: bool,
+}
+
+/// Applies an outcome to the shared breaker.
+async fn record(mut conn: ConnectionManager, o: Outcome) -> ::redis::RedisResult<i64> {
+    let mut inv = RECORD_SCRIPT.prepare_invoke();
+    inv.key(o.key)
+        .arg(match o.verdict {
+            Verdict::Success => 0,
+            Verdict::Failure => 1,
+            Verdict::Release => 2,
+        })
+        .arg(o.gen)
+        .arg(u8::from(o.trial))
+        .arg(o.spec.threshold)
+        .arg(o.spec.half_open)
+        .arg(o.spec.cooldown);
+    inv.invoke_async::<i64>(&mut conn).await
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // a dropped future or a panic: nothing can be awaited here, a task of its own does it
+        let verdict = if std::thread::panicking() {
+            Verdict::Failure
+        } else {
+            Verdict::Release
+        };
+        self.abandon(verdict);
+    }
+}
+
+impl Ticket {
+    /// Tells Redis `verdict` (and gives the reserved tokens back) from a task of its own.
+    fn abandon(&mut self, verdict: Verdict) {
+        self.done = true;
+        let refund = if self.reserved {
+            std::mem::take(&mut self.refund)
+        } else {
+            Vec::new()
+        };
+        let outcome = self.outcome(verdict);
+        if outcome.is_none() && refund.is_empty() {
+            return;
+        }
+        let (mut conn, timeout) = (self.conn.clone(), self.timeout);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if !refund.is_empty() {
+                    bounded(timeout, adjust(&mut conn, &refund)).await;
+                }
+                if let Some(o) = outcome {
+                    bounded(timeout, record(conn, o)).await;
+                }
+            });
+        }
+    }
+}
+
+/// Moves each bucket's arrival time by its µs.
+async fn adjust(
+    conn: &mut ConnectionManager,
+    buckets: &[(String, f64)],
+) -> ::redis::RedisResult<i64> {
+    let mut inv = ADJUST_SCRIPT.prepare_invoke();
+    for (key, delta) in buckets {
+        inv.key(key).arg(*delta);
+    }
+    inv.invoke_async::<i64>(conn).await
+}
+
+/// Whether `f` answered without an error within `timeout`.
+async fn bounded<T>(
+    timeout: Duration,
+    f: impl std::future::Future<Output = ::redis::RedisResult<T>>,
+) -> bool {
+    matches!(tokio::time::timeout(timeout, f).await, Ok(Ok(_)))
+}

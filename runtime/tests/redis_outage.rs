@@ -1,0 +1,224 @@
+//! Redis killed mid-run and restarted, or answering never: calls go on by each policy's fail
+//! mode (open: the in-memory state decides; closed: `Error::BackendUnavailable`), nothing
+//! panics, nothing hangs past its bound, and the shared state is used again once Redis is back.
+//!
+//! `tokio::time::timeout` here is a hang detector, far past every bound: never a threshold.
+#![cfg(feature = "redis")]
+
+mod redis_server;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use redis_server::Server;
+use staunch_runtime::events::{self, EventKind, Filter, Kinds};
+use staunch_runtime::redis::Redis;
+use staunch_runtime::{Breaker, Error, Policy};
+
+/// Far longer than any bound below: a call that takes this long hangs.
+const HANG: Duration = Duration::from_secs(20);
+
+async fn call(p: &Policy) -> Result<u8, Error> {
+    tokio::time::timeout(HANG, p.call_async(|| async { Ok(1) }))
+        .await
+        .unwrap_or_else(|_| panic!("a call of `{}` hung", p.name()))
+}
+
+fn policy(name: &str, redis: Redis) -> Policy {
+    Policy::builder(name)
+        .rpm(6000.0)
+        .breaker(Breaker::new().threshold(3))
+        .redis(redis.timeout(Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted_each_mode_goes_on() {
+    let mut server = Server::start();
+    let port = server.port;
+    let (_subscription, mut told) =
+        events::channel(Filter::policy("outage-open").kinds(Kinds::BACKEND), 16);
+    let open = policy("outage-open", Redis::new().url(&server.url()));
+    let closed = policy(
+        "outage-closed",
+        Redis::new().url(&server.url()).fail_closed(),
+    );
+    assert_eq!(call(&open).await, Ok(1));
+    assert_eq!(call(&closed).await, Ok(1));
+    // the shared bucket is in Redis
+    assert_eq!(
+        server
+            .command(&["EXISTS", "staunch:outage-open:rate"])
+            .as_deref(),
+        Some(":1")
+    );
+
+    server.kill();
+    for _ in 0..20 {
+        // fail open: the in-memory limiter and breaker decide
+        assert_eq!(call(&open).await, Ok(1));
+        // fail closed: the clear error
+        match call(&closed).await {
+            Err(Error::BackendUnavailable { policy, reason }) => {
+                assert_eq!(policy, "outage-closed");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("expected BackendUnavailable, got {other:?}"),
+        }
+    }
+    // the outage is reported once per policy, not per call
+    let reported: Vec<_> = staunch_runtime::warnings()
+        .into_iter()
+        .filter(|w| w.contains("`outage-open`: its shared state is unavailable"))
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(reported[0].contains("the in-memory state decides"));
+    // and one event
+    events::flush();
+    match told.try_recv().map(|e| e.kind) {
+        Ok(EventKind::Backend {
+            available: false,
+            reason,
+        }) => assert!(!reason.is_empty()),
+        other => panic!("expected a Backend event, got {other:?}"),
+    }
+    assert!(told.try_recv().is_err(), "one event per outage");
+
+    let server = Server::start_on(port);
+    // the connection comes back by itself (at most one attempt per 200 ms): poll until the
+    // shared state answers again (bounded by the hang detector, not a timing assertion)
+    let back = async {
+        loop {
+            if call(&closed).await == Ok(1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        loop {
+            assert_eq!(call(&open).await, Ok(1));
+            if server
+                .command(&["EXISTS", "staunch:outage-open:rate"])
+                .as_deref()
+                == Some(":1")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(HANG, back)
+        .await
+        .expect("the shared state is used again once Redis is back");
+    events::flush();
+    assert!(matches!(
+        told.try_recv().map(|e| e.kind),
+        Ok(EventKind::Backend {
+            available: true,
+            ..
+        })
+    ));
+}
+
+/// A server that accepts connections and never answers: every round trip runs into its bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_never_hangs_a_call() {
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", mute.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        // accept and hold every connection, answering nothing
+        let mut conns = Vec::new();
+        for c in mute.incoming().take(64) {
+            conns.push(c);
+        }
+    });
+    let open = policy("mute-open", Redis::new().url(&url));
+    let closed = policy("mute-closed", Redis::new().url(&url).fail_closed());
+    // a Redis timeout far past the hang detector: only the call's deadline can bound it
+    let deadline = Policy::builder("mute-deadline")
+        .rps(10.0)
+        .deadline(Duration::from_millis(100))
+        .redis(
+            Redis::new()
+                .url(&url)
+                .fail_closed()
+                .timeout(Duration::from_secs(60)),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(call(&open).await, Ok(1));
+        assert!(matches!(
+            call(&closed).await,
+            Err(Error::BackendUnavailable { .. })
+        ));
+        assert!(matches!(
+            call(&deadline).await,
+            Err(Error::BackendUnavailable { .. })
+        ));
+    }
+    drop(held);
+}
+
+/// No server anywhere (none registered, `STAUNCH_REDIS_URL` unset): reported once, never a
+/// panic, and each mode decides.
+#[tokio::test]
+async fn no_server_configured_is_reported_once() {
+    assert!(
+        std::env::var("STAUNCH_REDIS_URL").is_err(),
+        "run without STAUNCH_REDIS_URL"
+    );
+    let open = policy("nowhere-open", Redis::new());
+    let closed = policy("nowhere-closed", Redis::new().fail_closed());
+    for _ in 0..3 {
+        assert_eq!(call(&open).await, Ok(1));
+        assert!(matches!(
+            call(&closed).await,
+            Err(Error::BackendUnavailable { reason, .. }) if reason.contains("STAUNCH_REDIS_URL")
+        ));
+    }
+    let reported = staunch_runtime::warnings()
+        .into_iter()
+        .filter(|w| w.contains("`nowhere-open`") && w.contains("no Redis server"))
+        .count();
+    assert_eq!(reported, 1);
+}
+
+/// A sync call of a policy that shares its state cannot wait for Redis: it uses the in-memory
+/// state, and says so once.
+#[test]
+fn a_sync_call_uses_the_in_memory_state_and_says_so() {
+    let p = Policy::builder("sync-redis")
+        .rps(1.0)
+        .redis(Redis::new().fail_closed())
+        .build()
+        .unwrap();
+    let clock = staunch_runtime::MockClock::new();
+    let _g = clock.install();
+    assert_eq!(p.call(|| Ok::<_, Error>(1)), Ok(1));
+    // the in-memory bucket (one token a second) decides: the next call waits for its token
+    assert_eq!(p.call(|| Ok::<_, Error>(2)), Ok(2));
+    assert!(clock.elapsed() >= Duration::from_millis(999));
+    let said = staunch_runtime::warnings()
+        .into_iter()
+        .filter(|w| w.contains("`sync-redis`") && w.contains("sync calls use the in-memory state"))
+        .count();
+    assert_eq!(said, 1);
+}
+
+/// Many first calls at once: one connects, the others wait for its connection (within their
+/// bound) instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_share_one_connection() {
+    let server = Server::start();
+    let p = policy("first-calls", Redis::new().url(&server.url()).fail_closed());
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { call(&p).await })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), Ok(1));
+    }
+}

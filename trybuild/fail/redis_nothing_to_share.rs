@@ -1,0 +1,16 @@
+use staunch::resilient;
+
+#[derive(Debug)]
+pub struct E;
+impl From<staunch::Error> for E {
+    fn from(_: staunch::Error) -> Self {
+        E
+    }
+}
+
+#[resilient(max_inflight = 4, redis(fail = "closed"))]
+async fn call() -> Result<u32, E> {
+    Ok(1)
+}
+
+fn main() {}
