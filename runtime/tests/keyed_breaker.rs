@@ -281,6 +281,8 @@ fn an_operator_holds_every_key_open_or_closed_and_reset_frees_them() {
     let s = h.signals();
     assert_eq!(s.circuit, CircuitState::Open);
     assert_eq!(s.breaker_keys, Some(1), "a rejected call takes no key");
+    // held open: every key remembered, and the overflow of the keys past the bound
+    assert_eq!(s.open_keys, Some(2));
     h.force_closed();
     assert_eq!(
         p.call_keyed(a, up),
