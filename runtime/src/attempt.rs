@@ -409,11 +409,6 @@ impl<'p, R: IsResult> Call<'p, R> {
         // the leave moves it once more (measured: +20 Ir a call)
         let limit = self.limit::<true>();
         let shared = &*self.plan.shared;
-        // a policy that declares `redis`: a sync call uses the in-memory state (said once)
-        #[cfg(feature = "redis")]
-        if let Some(remote) = shared.remote() {
-            remote.sync_call();
-        }
         if self.start::<true>() {
             self.enter_span();
         }
@@ -602,14 +597,31 @@ impl<'p, R: IsResult> Call<'p, R> {
         let wanted = Kinds::ATTEMPT.bits()
             | Kinds::TIMED.bits()
             | Kinds::CLOCKED.bits()
-            | Kinds::TRACING.bits();
+            | Kinds::TRACING.bits()
+            | Kinds::REMOTE.bits();
         if mask & wanted == 0 {
             // the happy path: nobody wants anything, so no span either
             self.started = 0;
             return false;
         }
+        // a sync call of a policy that declares `redis` uses the in-memory state (said once)
+        #[cfg(feature = "redis")]
+        if SYNC && mask & Kinds::REMOTE.bits() != 0 {
+            self.sync_remote();
+        }
         self.started = Self::clock::<SYNC>() << 1;
         cfg!(feature = "tracing") && mask & Kinds::TRACING.bits() != 0
+    }
+
+    /// A sync call of a policy whose state is in Redis: it uses the in-memory state, and says
+    /// so once.
+    #[cfg(feature = "redis")]
+    #[cold]
+    #[inline(never)]
+    fn sync_remote(&self) {
+        if let Some(remote) = self.plan.shared.remote() {
+            remote.sync_call();
+        }
     }
 
     /// Enters the span of a sync attempt (`DEBUG` is on), to be left by [`leave`](Self::leave)

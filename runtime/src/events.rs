@@ -80,6 +80,8 @@ impl Kinds {
     pub(crate) const CLOCKED: Kinds = Kinds(1 << 8);
     /// Not a kind of event: a `tracing` subscriber may want attempt spans (`tracing` feature).
     pub(crate) const TRACING: Kinds = Kinds(1 << 9);
+    /// Not a kind of event: the policy's state is in Redis (`redis` feature).
+    pub(crate) const REMOTE: Kinds = Kinds(1 << 10);
 
     pub(crate) const fn bits(self) -> u32 {
         self.0

@@ -65,7 +65,7 @@ pub(crate) struct Shared {
     /// [`Kinds::CLOCKED`] if the breaker times attempts.
     watched: global::AtomicU32,
     /// [`Kinds::CLOCKED`]'s bit if the breaker times attempts (a slow-call bound or a time
-    /// window), else 0.
+    /// window), and [`Kinds::REMOTE`]'s if the state is in Redis; kept in `watched` always.
     clocked: u32,
     pub(crate) config: Config,
     pub(crate) counts: Counts,
@@ -160,6 +160,14 @@ impl Shared {
         };
         #[cfg(feature = "redis")]
         let remote = crate::redis::Remote::new(&config, &events);
+        // a policy whose state is in Redis: marked in the mask its calls read anyway, so that
+        // a sync call of one is told apart at no cost to the others (`Call::start`)
+        #[cfg(feature = "redis")]
+        let clocked = if remote.is_some() {
+            clocked | Kinds::REMOTE.bits()
+        } else {
+            clocked
+        };
         Shared {
             name: name.to_owned(),
             breaker: config.breaker.map(|b| {
