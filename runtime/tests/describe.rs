@@ -227,48 +227,32 @@ fn an_unnamed_policy_says_it_shares_nothing() {
 /// was judged by comparing with the default, not by whether it was set).
 #[test]
 fn a_value_set_to_the_default_is_still_the_users() {
-    let d = Policy::builder("describe-set-to-default")
+    let set = Policy::builder("describe-set-to-default")
         .breaker(
             Breaker::new()
                 .threshold(5)
                 .cooldown(Duration::from_secs(30))
                 .half_open(1),
         )
-        .hedge(Hedge::new().min_after(Duration::from_millis(1)).max(1))
-        .build()
-        .unwrap()
-        .describe();
-    for (part, name) in [
-        ("breaker", "threshold"),
-        ("breaker", "cooldown"),
-        ("breaker", "half_open"),
-        ("hedge", "min_after"),
-        ("hedge", "max"),
-    ] {
-        assert_eq!(
-            d.setting(part, name).unwrap().source,
-            Source::Builder,
-            "{part} {name}"
-        );
-    }
+        .hedge(Hedge::new().min_after(Duration::from_millis(1)).max(1));
     // and left alone, the same values are the defaults
-    let d = Policy::builder("describe-left-alone")
+    let left_alone = Policy::builder("describe-left-alone")
         .breaker(Breaker::new())
-        .hedge(Hedge::new())
-        .build()
-        .unwrap()
-        .describe();
-    for (part, name) in [
-        ("breaker", "threshold"),
-        ("breaker", "cooldown"),
-        ("breaker", "half_open"),
-        ("hedge", "min_after"),
-        ("hedge", "max"),
-    ] {
-        assert_eq!(
-            d.setting(part, name).unwrap().source,
-            Source::Default,
-            "{part} {name}"
-        );
+        .hedge(Hedge::new());
+    for (builder, source) in [(set, Source::Builder), (left_alone, Source::Default)] {
+        let d = builder.build().unwrap().describe();
+        for (part, name) in [
+            ("breaker", "threshold"),
+            ("breaker", "cooldown"),
+            ("breaker", "half_open"),
+            ("hedge", "min_after"),
+            ("hedge", "max"),
+        ] {
+            assert_eq!(
+                d.setting(part, name).unwrap().source,
+                source,
+                "{part} {name}"
+            );
+        }
     }
 }
