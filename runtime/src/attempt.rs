@@ -108,7 +108,7 @@ impl Req {
     }
 }
 
-/// The modes of an async attempt (see `attempt_async_inner`).
+/// The modes of an async attempt (see `Call::attempt_async_each`).
 pub(crate) const PLAIN: u8 = 0;
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 const SHARED: u8 = 1;
@@ -316,7 +316,7 @@ macro_rules! attempt_async_body {
         #[allow(unused_mut)] // chaos's wait shortens it
         let mut cut = $this.cut();
         // chaos, if the name has any: its wait, under the attempt's time limit, then its fault
-        // (the hot path pays $this branch)
+        // (the hot path pays this branch)
         #[cfg(feature = "chaos")]
         if let Some(chaos) = shared.chaos() {
             let (mut fault, delay) = $this.chaos_draw(chaos);
@@ -594,12 +594,11 @@ impl<'p, R: IsResult> Call<'p, R> {
         // closely). The lowest bit of `started` is the sync attempt's span (see `enter_span`),
         // clear here. Returns whether to look for a span.
         let mask = self.plan.shared.mask();
-        let wanted = Kinds::ATTEMPT.bits()
+        let timed = Kinds::ATTEMPT.bits()
             | Kinds::TIMED.bits()
             | Kinds::CLOCKED.bits()
-            | Kinds::TRACING.bits()
-            | Kinds::REMOTE.bits();
-        if mask & wanted == 0 {
+            | Kinds::TRACING.bits();
+        if mask & (timed | Kinds::REMOTE.bits()) == 0 {
             // the happy path: nobody wants anything, so no span either
             self.started = 0;
             return false;
@@ -609,7 +608,12 @@ impl<'p, R: IsResult> Call<'p, R> {
         if SYNC && mask & Kinds::REMOTE.bits() != 0 {
             self.sync_remote();
         }
-        self.started = Self::clock::<SYNC>() << 1;
+        // the clock only for those who want it (not for the mark of `redis` alone)
+        self.started = if mask & timed != 0 {
+            Self::clock::<SYNC>() << 1
+        } else {
+            0
+        };
         cfg!(feature = "tracing") && mask & Kinds::TRACING.bits() != 0
     }
 

@@ -237,17 +237,7 @@ impl Shared {
         if hold == 0 {
             return Ok((admitted, 0));
         }
-        let now = clock();
-        if now >= hold {
-            let _ = self
-                .hold_until
-                .compare_exchange(hold, 0, Ordering::AcqRel, Ordering::Relaxed);
-            return Ok((admitted, 0));
-        }
-        let wait = hold - now;
-        if wait > self.max_wait.min(limit) {
-            return Err(Refusal::Limited(wait));
-        }
+        let wait = self.held_off::<TAKE>(hold, clock(), self.max_wait.min(limit))?;
         Ok((admitted, wait))
     }
 
@@ -282,6 +272,31 @@ impl Shared {
         Ok((admitted, wait))
     }
 
+    /// How long the hold-off until `hold` (not 0) holds a call at `now`, refused past
+    /// `max_wait`; with `TAKE`, a hold-off that is over is cleared, so that later calls need not
+    /// read the clock for it.
+    #[inline(always)]
+    fn held_off<const TAKE: bool>(
+        &self,
+        hold: Nanos,
+        now: Nanos,
+        max_wait: Nanos,
+    ) -> Result<Nanos, Refusal> {
+        if now >= hold {
+            if TAKE {
+                let _ =
+                    self.hold_until
+                        .compare_exchange(hold, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+            return Ok(0);
+        }
+        let wait = hold - now;
+        if wait > max_wait {
+            return Err(Refusal::Limited(wait));
+        }
+        Ok(wait)
+    }
+
     /// The hold-off, the request token and the cost, whose waits run at once: the longest
     /// counts. All or nothing: a refusal by one gives back what the others took.
     #[inline(always)]
@@ -295,25 +310,11 @@ impl Shared {
         limit: Nanos,
     ) -> Result<Nanos, Refusal> {
         let max_wait = if TAKE { self.max_wait.min(limit) } else { 0 };
-        let mut wait = 0;
-        if hold != 0 {
-            if now >= hold {
-                // over: later calls need not read the clock for it
-                if TAKE {
-                    let _ = self.hold_until.compare_exchange(
-                        hold,
-                        0,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    );
-                }
-            } else {
-                wait = hold - now;
-                if wait > max_wait {
-                    return Err(Refusal::Limited(wait));
-                }
-            }
-        }
+        let mut wait = if hold == 0 {
+            0
+        } else {
+            self.held_off::<TAKE>(hold, now, max_wait)?
+        };
         if let Some(l) = &self.limiter {
             match l.take_one::<TAKE>(key, now, max_wait) {
                 Ok(w) => wait = wait.max(w),

@@ -79,14 +79,12 @@ static INTERESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// `tracing`'s lock of its subscribers, and a policy is registered under the registry's lock,
 /// which may call `tracing` (a warning); taking either of those under this one could deadlock.
 #[cfg(feature = "tracing")]
-static MASKED: std::sync::Mutex<Vec<crate::sync::Arc<crate::shared::Shared>>> =
-    std::sync::Mutex::new(Vec::new());
+static MASKED: crate::sync::global::Mutex<Vec<crate::sync::Arc<crate::shared::Shared>>> =
+    crate::sync::global::Mutex::new(Vec::new());
 
 #[cfg(feature = "tracing")]
 fn masked() -> std::sync::MutexGuard<'static, Vec<crate::sync::Arc<crate::shared::Shared>>> {
-    MASKED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    crate::sync::global::lock(&MASKED)
 }
 
 /// [`Kinds::TRACING`]'s bit if a subscriber may want attempt spans now.
@@ -111,8 +109,8 @@ static PROBE: Probe = Probe;
 
 #[cfg(feature = "tracing")]
 static PROBE_META: tracing::Metadata<'static> = tracing::Metadata::new(
-    "staunch.attempt",
-    "staunch",
+    SPAN,
+    TARGET,
     tracing::Level::DEBUG,
     Some(file!()),
     Some(line!()),
@@ -176,13 +174,20 @@ pub(crate) fn store_mask(watched: &std::sync::atomic::AtomicU32, mask: u32) {
     watched.store(mask, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The attempt span's name and target, which the [`Probe`] shares: `tracing` judges it by
+/// them.
+#[cfg(feature = "tracing")]
+const SPAN: &str = "staunch.attempt";
+#[cfg(feature = "tracing")]
+const TARGET: &str = "staunch";
+
 /// The span of one attempt of `policy` after `retries` retries.
 #[cfg(feature = "tracing")]
 #[cold]
 #[inline(never)]
 fn attempt_span(policy: &str, retries: u32) -> tracing::Span {
     let attempt = retries.saturating_add(1);
-    tracing::debug_span!(target: "staunch", "staunch.attempt", policy = %policy, attempt)
+    tracing::debug_span!(target: TARGET, SPAN, policy = %policy, attempt)
 }
 
 /// The span of an async attempt's body, if a subscriber wanted it when the attempt began: entered

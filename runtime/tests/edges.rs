@@ -63,6 +63,15 @@ fn fresh(prefix: &str) -> String {
     format!("{prefix}-{}", NAMES.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A runtime on tokio's paused clock, for one case.
+fn paused() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -153,11 +162,7 @@ proptest! {
             .build();
         prop_assert_eq!(built.is_ok(), valid, "{:?}", built.as_ref().err());
         let Ok(p) = built else { return Ok(()) };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
+        let rt = paused();
         rt.block_on(async {
             let holder = p.call_async(|| async {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -195,11 +200,7 @@ proptest! {
         let built = Policy::builder(&fresh("edge-hedge")).hedge(h).build();
         prop_assert_eq!(built.is_ok(), valid, "{:?}", built.as_ref().err());
         let Ok(p) = built else { return Ok(()) };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
+        let rt = paused();
         let r = rt.block_on(p.call_hedged(|| async {
             tokio::time::sleep(Duration::from_millis(1)).await;
             Ok::<_, Error>(3)
