@@ -272,3 +272,52 @@ async fn a_dropped_trial_gives_its_slot_back_and_a_panicking_one_reopens() {
         .await
         .expect("the panicking trial re-opened the breaker");
 }
+
+/// Regression: the admission script tested its rate and token arguments against the text
+/// `'0'`, but redis-rs writes `0.0` for a policy without them: a breaker-only policy wrote a
+/// request and a token bucket on every admission, and a call that costs nothing went through
+/// the token bucket (in memory, it skips it).
+#[test]
+fn only_the_parts_a_policy_has_are_written() {
+    if std::env::var(ROLE).is_ok() {
+        return;
+    }
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let breaker_only = breaker_policy("parts-breaker", Redis::new().url(&server.url()));
+    let tokens = Policy::builder("parts-tokens")
+        .tpm(600.0)
+        .redis(Redis::new().url(&server.url()).fail_closed())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(
+            breaker_only
+                .call_async(|| async { Ok::<_, Error>(1) })
+                .await,
+            Ok(1)
+        );
+        // a call that costs nothing: the token bucket is not touched
+        let mut call = tokens.begin::<Result<u32, Error>>(|_| staunch_runtime::Class::DEFAULT);
+        let step = call
+            .attempt_async(staunch_runtime::attempt::Req::new().cost(0), async {
+                Ok(2)
+            })
+            .await;
+        assert_eq!(step, staunch_runtime::attempt::Step::Done(Ok(2)));
+    });
+    for key in [
+        "staunch:parts-breaker:rate",
+        "staunch:parts-breaker:tokens",
+        "staunch:parts-tokens:tokens",
+    ] {
+        assert_eq!(
+            server.command(&["EXISTS", key]).as_deref(),
+            Some(":0"),
+            "{key}"
+        );
+    }
+}

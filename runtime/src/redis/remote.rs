@@ -50,14 +50,14 @@ if ARGV[1] == '1' then
   end
 end
 local wait, rnext, tnext = 0, nil, nil
-if ARGV[4] ~= '0' then
+if tonumber(ARGV[4]) > 0 then
   local tat = tonumber(redis.call('GET', KEYS[2])) or now
   if tat < now then tat = now end
   rnext = tat + tonumber(ARGV[4])
   local w = rnext - now - tonumber(ARGV[5])
   if w > wait then wait = w end
 end
-if ARGV[6] ~= '0' then
+if tonumber(ARGV[6]) > 0 then
   local tat = tonumber(redis.call('GET', KEYS[3])) or now
   if tat < now then tat = now end
   tnext = tat + tonumber(ARGV[6]) * tonumber(ARGV[8])
@@ -132,14 +132,13 @@ const ADJUST: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key))
-  if tat then
-    tat = tat + tonumber(ARGV[i])
-    if tat > now then
-      redis.call('SET', key, string.format('%.17g', tat), 'PX', math.floor((tat - now) / 1000) + 1)
-    else
-      redis.call('DEL', key)
-    end
+  -- from now if the bucket is full (its key expired): tokens used beyond the estimate are
+  -- charged even after a long call
+  local tat = math.max(tonumber(redis.call('GET', key)) or now, now) + tonumber(ARGV[i])
+  if tat > now then
+    redis.call('SET', key, string.format('%.17g', tat), 'PX', math.floor((tat - now) / 1000) + 1)
+  else
+    redis.call('DEL', key)
   end
 end
 return 0
@@ -390,6 +389,7 @@ impl Remote {
         if let Some(c) = lock(&self.conn).clone() {
             return Ok(c);
         }
+        let own = bound >= self.timeout;
         let started = tokio::time::Instant::now();
         let Ok(_connecting) = tokio::time::timeout(bound, self.connecting.lock()).await else {
             return Err(format!("no connection to Redis within {bound:?}"));
@@ -427,7 +427,10 @@ impl Remote {
                 }
                 Err(_) => {
                     let why = format!("cannot connect to Redis within {bound:?}");
-                    self.gate(&why);
+                    // cut short by the caller's deadline: not a reason to wait to reconnect
+                    if own {
+                        self.gate(&why);
+                    }
                     return Err(why);
                 }
             };
@@ -509,11 +512,16 @@ impl Remote {
                 return Gate::Refused(Refusal::Limited(u64::MAX));
             }
         }
+        // a bound shorter than the policy's timeout is the caller's deadline: running out of
+        // it says nothing of Redis, and must not take it down for every other call
+        let own = bound >= self.timeout;
         let started = tokio::time::Instant::now();
         let mut conn = match self.connection(bound).await {
             Ok(c) => c,
             Err(why) => {
-                self.went_down(&why);
+                if own {
+                    self.went_down(&why);
+                }
                 return Gate::Down(why);
             }
         };
@@ -532,7 +540,8 @@ impl Remote {
             .arg(self.breaker.map_or(1, |b| b.forfeit))
             .arg(self.rate.map_or(0.0, |b| b.interval))
             .arg(self.rate.map_or(0.0, |b| b.tolerance))
-            .arg(self.tokens.map_or(0.0, |b| b.interval))
+            // a call that costs nothing skips the token bucket, as in memory
+            .arg(self.tokens.filter(|_| cost > 0).map_or(0.0, |b| b.interval))
             .arg(self.tokens.map_or(0.0, |b| b.tolerance))
             .arg(cost)
             .arg(max_wait);
@@ -551,7 +560,9 @@ impl Remote {
                 }
                 Err(_) => {
                     let why = format!("Redis did not answer within {bound:?}");
-                    self.failed(&why);
+                    if own {
+                        self.failed(&why);
+                    }
                     return Gate::Down(why);
                 }
             };
