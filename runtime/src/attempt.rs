@@ -115,6 +115,17 @@ const SHARED: u8 = 1;
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 const LOCAL: u8 = 2;
 
+/// What the in-memory limiters reserved for an attempt of mode `MODE` that asked `req`: nothing
+/// when Redis admitted it ([`SHARED`]: its tokens are Redis's, given back through its ticket).
+#[inline(always)]
+const fn held<const MODE: u8>(req: Req) -> Option<Req> {
+    if MODE == SHARED {
+        None
+    } else {
+        Some(req)
+    }
+}
+
 /// Seeded at random once per process, so that keys cannot be chosen to collide.
 static KEY_HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
 
@@ -158,6 +169,11 @@ pub struct Call<'p, R: IsResult> {
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
+    /// The backoff before the next attempt of an attempt Redis admitted: waited once Redis has
+    /// its outcome (so that a call dropped during it loses nothing, and the fleet sees the
+    /// failure at once).
+    #[cfg(feature = "redis")]
+    backoff: Duration,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -290,12 +306,13 @@ macro_rules! attempt_async_body {
             let entered = if wait == 0 {
                 shared.enter()
             } else {
-                // dropped while it waits, the attempt gives its tokens back
-                let reserved = Reservation {
+                // dropped while it waits, the attempt gives its tokens back (none in memory
+                // when Redis admitted it: its wait is the hold-off's)
+                let reserved = (MODE != SHARED).then_some(Reservation {
                     shared,
                     key: $req.key,
                     cost: $req.cost,
-                };
+                });
                 tokio::time::sleep(Duration::from_nanos(wait)).await;
                 // from here the tokens are given back by `turned_away`, or by the queue's own
                 // reservation below
@@ -304,8 +321,8 @@ macro_rules! attempt_async_body {
             };
             match entered {
                 Ok(slot) => slot,
-                Err(r) => match $this.queue_async($req) {
-                    None => return $this.turned_away(r, $req),
+                Err(r) => match $this.queue_async(held::<MODE>($req)) {
+                    None => return $this.turned_away(r, held::<MODE>($req)),
                     Some(queued) => match queued.await {
                         Ok(slot) => slot,
                         Err(r) => return $this.rejected(r),
@@ -333,10 +350,16 @@ macro_rules! attempt_async_body {
                 }
             }
             if fault != Fault::None {
-                let wait = match $this.chaos_fault::<false>(fault, $req, admitted, slot) {
-                    Ok(Settled::Step(step)) | Err(step) => return step,
-                    Ok(Settled::RetryAfter(w)) => w,
-                };
+                let wait =
+                    match $this.chaos_fault::<false>(fault, held::<MODE>($req), admitted, slot) {
+                        Ok(Settled::Step(step)) | Err(step) => return step,
+                        Ok(Settled::RetryAfter(w)) => w,
+                    };
+                #[cfg(feature = "redis")]
+                if MODE == SHARED {
+                    $this.backoff = wait; // waited once Redis has the outcome
+                    return Step::Again;
+                }
                 Box::pin(tokio::time::sleep(wait)).await;
                 return Step::Again;
             }
@@ -380,6 +403,11 @@ macro_rules! attempt_async_body {
                 Settled::RetryAfter(w) => w,
             }
         };
+        #[cfg(feature = "redis")]
+        if MODE == SHARED {
+            $this.backoff = wait; // waited once Redis has the outcome
+            return Step::Again;
+        }
         tokio::time::sleep(wait).await;
         Step::Again
     }};
@@ -428,7 +456,7 @@ impl<'p, R: IsResult> Call<'p, R> {
             Err(r) => match self.queue_sync(r) {
                 Ok(slot) => slot,
                 Err(r) => {
-                    let step = self.turned_away(r, req);
+                    let step = self.turned_away(r, Some(req));
                     return self.leave(step);
                 }
             },
@@ -441,7 +469,7 @@ impl<'p, R: IsResult> Call<'p, R> {
                 clock::sleep_sync(d);
             }
             if fault != Fault::None {
-                let step = match self.chaos_fault::<true>(fault, req, admitted, slot) {
+                let step = match self.chaos_fault::<true>(fault, Some(req), admitted, slot) {
                     Err(step) | Ok(Settled::Step(step)) => step,
                     Ok(Settled::RetryAfter(w)) => {
                         clock::sleep_sync(w);
@@ -555,7 +583,7 @@ impl<'p, R: IsResult> Call<'p, R> {
     fn chaos_fault<const SYNC: bool>(
         &mut self,
         fault: Fault,
-        req: Req,
+        reserved: Option<Req>,
         admitted: Admitted<'_>,
         slot: Slot<'_>,
     ) -> Result<Settled<R>, Step<R>> {
@@ -565,7 +593,7 @@ impl<'p, R: IsResult> Call<'p, R> {
             Fault::None => unreachable!("the body runs"),
             Fault::Reject => {
                 drop(admitted);
-                return Err(self.turned_away(Refusal::Chaos, req));
+                return Err(self.turned_away(Refusal::Chaos, reserved));
             }
             Fault::Error => {
                 shared
@@ -719,13 +747,7 @@ impl<'p, R: IsResult> Call<'p, R> {
     /// that want it.
     #[cold]
     fn report(&self, kind: EventKind) {
-        let shared = &self.plan.shared;
-        if trace::enabled(kind.kind()) {
-            trace::event(&shared.name, &kind);
-        }
-        if shared.events.wants(kind.kind()) {
-            shared.events.emit(kind);
-        }
+        self.plan.shared.events.tell(kind);
     }
 
     /// A panic in the body, recorded.
@@ -923,7 +945,7 @@ impl<'p, R: IsResult> Call<'p, R> {
     /// (boxed: only a waiting attempt pays for its room).
     #[cold]
     #[inline(never)]
-    fn queue_async(&self, req: Req) -> Option<Queued<'p>> {
+    fn queue_async(&self, req: Option<Req>) -> Option<Queued<'p>> {
         let shared: &'p Shared = &self.plan.shared;
         if !shared.has_queue() {
             return None;
@@ -932,11 +954,11 @@ impl<'p, R: IsResult> Call<'p, R> {
         Some(Box::pin(async move {
             // dropped while it waits in the queue, or turned away after it, the attempt gives
             // its tokens back (held here, in the box, not in the attempt's future)
-            let reserved = Reservation {
+            let reserved = req.map(|req| Reservation {
                 shared,
                 key: req.key,
                 cost: req.cost,
-            };
+            });
             let entered = shared.enter_queued_async(until).await;
             if entered.is_ok() {
                 std::mem::forget(reserved);
@@ -945,11 +967,14 @@ impl<'p, R: IsResult> Call<'p, R> {
         }))
     }
 
-    /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back.
+    /// The bulkhead turned away an attempt the limiters had admitted: its tokens go back
+    /// (`reserved`: what the in-memory limiters reserved for it, if they admitted it).
     #[cold]
     #[inline(never)]
-    fn turned_away(&mut self, refusal: Refusal, req: Req) -> Step<R> {
-        self.plan.shared.refund(req.key, req.cost);
+    fn turned_away(&mut self, refusal: Refusal, reserved: Option<Req>) -> Step<R> {
+        if let Some(req) = reserved {
+            self.plan.shared.refund(req.key, req.cost);
+        }
         self.rejected(refusal)
     }
 
@@ -958,9 +983,16 @@ impl<'p, R: IsResult> Call<'p, R> {
     #[cold]
     #[inline(never)]
     fn rejected(&mut self, refusal: Refusal) -> Step<R> {
-        let shared = &*self.plan.shared;
-        let e = shared.error(refusal);
+        let e = self.plan.shared.error(refusal);
         let (part, retry_in) = refusal.part();
+        self.refused(part, retry_in, e)
+    }
+
+    /// The call is turned away by `part` with `e`, counted and told (see
+    /// [`rejected`](Self::rejected)).
+    #[cold]
+    fn refused(&mut self, part: Part, retry_in: Duration, e: Error) -> Step<R> {
+        let shared = &*self.plan.shared;
         self.rejected = Some(part);
         shared.counts.rejected[part as usize].fetch_add(1, Ordering::Relaxed);
         shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -1135,6 +1167,8 @@ impl Plan {
             rejected: None,
             started: 0,
             until: 0,
+            #[cfg(feature = "redis")]
+            backoff: Duration::ZERO,
             _result: PhantomData,
         }
     }

@@ -765,6 +765,19 @@ impl Sink {
         }
     }
 
+    /// An event of the policy, to `tracing` (with the feature, if its level is enabled) and to
+    /// the subscribers that want its kind.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn tell(&self, kind: EventKind) {
+        if crate::trace::enabled(kind.kind()) {
+            crate::trace::event(&self.name, &kind);
+        }
+        if self.wants(kind.kind()) {
+            self.emit(kind);
+        }
+    }
+
     /// A state change, if anyone wants one and the state did change.
     #[cold]
     pub(crate) fn state_change(&self, from: CircuitState, to: CircuitState) {

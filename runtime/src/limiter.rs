@@ -26,7 +26,7 @@ pub(crate) struct Gcra {
     /// `burst * interval`: how far ahead of `now` the arrival time may run.
     pub(crate) tolerance: Nanos,
     /// The bucket's size in tokens.
-    burst: u64,
+    pub(crate) burst: u64,
 }
 
 /// A request's verdict: `Ok(wait)`, the tokens are reserved, use them after `wait` (zero: now);

@@ -194,8 +194,8 @@ impl<'p, R: IsResult> Call<'p, R> {
         // the first copy waits in the bulkhead's queue, if it has one, as any attempt does
         let slot = match entered {
             Ok(slot) => slot,
-            Err(r) => match self.queue_async(req) {
-                None => return self.turned_away(r, req),
+            Err(r) => match self.queue_async(Some(req)) {
+                None => return self.turned_away(r, Some(req)),
                 Some(queued) => match queued.await {
                     Ok(slot) => slot,
                     Err(r) => return self.rejected(r),
@@ -204,7 +204,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         };
         let Some(drawn) = self.draw() else {
             drop((admitted, slot));
-            return self.turned_away(crate::shared::Refusal::Chaos, req);
+            return self.turned_away(crate::shared::Refusal::Chaos, Some(req));
         };
         let mut running = [None, None, None, None];
         running[0] = Some(Running {

@@ -1,15 +1,16 @@
 //! An async attempt of a policy that keeps its state in Redis (feature `redis`): the shared
 //! admission (one round trip), the wait for the reserved tokens, the rest of the attempt as
 //! any other (hold-off, bulkhead, chaos, the body under its timeout, the outcome), then the
-//! outcome told to the shared breaker. Redis down: the fail mode decides.
+//! attempt settled in Redis (one round trip), then the backoff before a retry. Redis down: the
+//! fail mode decides.
 
 use std::future::Future;
 use std::time::Duration;
 
 use super::{Call, IsResult, Req, Step, LOCAL, SHARED};
-use crate::events::{EventKind, Kinds, Part};
+use crate::events::Part;
 use crate::redis::{Fail, Gate, Remote, Verdict};
-use crate::sync::Ordering;
+use crate::shared::Refusal;
 use crate::Error;
 
 impl<'p, R: IsResult> Call<'p, R> {
@@ -35,6 +36,12 @@ impl<'p, R: IsResult> Call<'p, R> {
             }
         };
         if wait > 0 {
+            // the round trip took some of the time left: a wait now past the deadline is
+            // refused, as the admission would have refused it (the ticket gives the tokens back)
+            if wait > self.limit::<false>() {
+                drop(ticket.finish(Verdict::Release, true, 0));
+                return self.rejected(Refusal::Limited(wait));
+            }
             // dropped while it waits, the ticket gives the tokens back
             ticket.reserve();
             tokio::time::sleep(Duration::from_nanos(wait)).await;
@@ -42,7 +49,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         }
         // the in-memory parts must not count this attempt: its usage is reconciled here
         let usage = self.usage.take();
-        let step = Self::attempt_async_each::<SHARED, F>(self, Req::new(), f).await;
+        let step = Self::attempt_async_each::<SHARED, F>(self, req, f).await;
         self.usage = usage;
         let (verdict, refund) = match &step {
             Step::Again => (Verdict::Failure, false),
@@ -54,16 +61,25 @@ impl<'p, R: IsResult> Call<'p, R> {
                 Some(_) => (Verdict::Release, false),
             },
         };
-        let left = Duration::from_nanos(self.limit::<false>());
-        if !ticket.finish(verdict, refund, left).await {
-            remote.lost();
-        }
-        if let (Some(usage), Step::Done(out)) = (usage, &step) {
-            if let Some(ok) = out.as_ok() {
+        // tokens used beyond the estimate (fewer: given back)
+        let extra = match (usage, &step) {
+            (Some(usage), Step::Done(out)) => out.as_ok().map_or(0, |ok| {
                 let used = i64::try_from(usage(ok)).unwrap_or(i64::MAX);
-                let cost = i64::try_from(req.cost).unwrap_or(i64::MAX);
-                remote.charge_tokens(used.saturating_sub(cost)).await;
+                used.saturating_sub(i64::try_from(req.cost).unwrap_or(i64::MAX))
+            }),
+            _ => 0,
+        };
+        // the fleet sees the verdict before this caller goes on (within its deadline; a
+        // caller that stops waiting, or is dropped, leaves the round trip to its task)
+        if let Some(settling) = ticket.finish(verdict, refund, extra) {
+            let left = Duration::from_nanos(self.limit::<false>());
+            if let Ok(Ok(false)) = tokio::time::timeout(left, settling).await {
+                remote.lost();
             }
+        }
+        let backoff = std::mem::take(&mut self.backoff);
+        if !backoff.is_zero() {
+            tokio::time::sleep(backoff).await;
         }
         step
     }
@@ -73,24 +89,15 @@ impl<'p, R: IsResult> Call<'p, R> {
     #[cold]
     #[inline(never)]
     fn unavailable(&mut self, reason: String) -> Step<R> {
-        let shared = &*self.plan.shared;
-        let part = if shared.config.breaker.is_some() {
+        let part = if self.plan.shared.config.breaker.is_some() {
             Part::Breaker
         } else {
             Part::Limiter
         };
-        self.rejected = Some(part);
-        shared.counts.rejected[part as usize].fetch_add(1, Ordering::Relaxed);
-        shared.counts.fallbacks.fetch_add(1, Ordering::Relaxed);
-        if self.watches(Kinds::REJECTED) {
-            self.report(EventKind::Rejected {
-                part,
-                retry_in: Duration::ZERO,
-            });
-        }
-        Step::Fallback(R::from_err((self.convert)(Error::BackendUnavailable {
-            policy: shared.name.clone(),
+        let e = Error::BackendUnavailable {
+            policy: self.plan.shared.name.clone(),
             reason,
-        })))
+        };
+        self.refused(part, Duration::ZERO, e)
     }
 }

@@ -9,12 +9,12 @@
 //!   row `f`, `since` the half-open period's start), then the request bucket and the token
 //!   bucket (GCRA: each a theoretical arrival time, `SET … PX` until the bucket is full again),
 //!   and takes all or nothing.
-//! - `RECORD` applies an outcome: a success, a failure or a trial's slot given back with no
-//!   verdict. A trial counts only in the half-open period (generation) that admitted it.
-//! - `ADJUST` moves buckets' arrival times (a refund, or a charge of tokens used beyond the
-//!   estimate).
+//! - `SETTLE` ends an admitted attempt: it moves the buckets' arrival times (its reserved
+//!   tokens given back, or the tokens it used beyond its estimate charged), then applies its
+//!   outcome to the breaker (a success, a failure or a trial's slot given back with no verdict;
+//!   a trial counts only in the half-open period, the generation, that admitted it).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -24,8 +24,9 @@ use super::{Fail, Redis};
 use crate::clock::{duration_to_nanos, Nanos};
 use crate::config::Config;
 use crate::events::EventKind;
+use crate::limiter::Gcra;
 use crate::shared::Refusal;
-use crate::sync::global::{lock, AtomicBool, AtomicU64, Mutex};
+use crate::sync::global::{lock, AtomicBool, Mutex};
 use crate::sync::Ordering;
 
 const ADMIT: &str = r"
@@ -84,13 +85,27 @@ end
 return {0, math.ceil(wait), gen, trial, s, fails}
 ";
 
-const RECORD: &str = r"
+const SETTLE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- the buckets first: a refund (negative) or a charge of tokens used beyond the estimate, from
+-- now if the bucket is full (its key expired), so that a charge counts even after a long call
+local function adjust(key, delta)
+  local tat = math.max(tonumber(redis.call('GET', key)) or now, now) + delta
+  if tat > now then
+    redis.call('SET', key, string.format('%.17g', tat), 'PX', math.floor((tat - now) / 1000) + 1)
+  else
+    redis.call('DEL', key)
+  end
+end
+if tonumber(ARGV[7]) ~= 0 then adjust(KEYS[2], tonumber(ARGV[7])) end
+if tonumber(ARGV[8]) ~= 0 then adjust(KEYS[3], tonumber(ARGV[8])) end
+-- then the breaker: a success (0), a failure (1) or a trial's slot back (2); 3: nothing
+local v = ARGV[1]
+if v == '3' then return 0 end
 local b = redis.call('HMGET', KEYS[1], 's', 'g', 'tr', 'ok', 'f')
 local s = tonumber(b[1]) or 0
 local g = tonumber(b[2]) or 0
-local v = ARGV[1]
 local function open()
   redis.call('HSET', KEYS[1], 's', 1, 'until', string.format('%.17g', now + tonumber(ARGV[6])),
     'g', g + 1, 'tr', 0, 'ok', 0, 'f', 0)
@@ -128,25 +143,8 @@ end
 return 0
 ";
 
-const ADJUST: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-for i, key in ipairs(KEYS) do
-  -- from now if the bucket is full (its key expired): tokens used beyond the estimate are
-  -- charged even after a long call
-  local tat = math.max(tonumber(redis.call('GET', key)) or now, now) + tonumber(ARGV[i])
-  if tat > now then
-    redis.call('SET', key, string.format('%.17g', tat), 'PX', math.floor((tat - now) / 1000) + 1)
-  else
-    redis.call('DEL', key)
-  end
-end
-return 0
-";
-
 static ADMIT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADMIT));
-static RECORD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD));
-static ADJUST_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADJUST));
+static SETTLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SETTLE));
 
 /// After a failed round trip or connection, how long calls go to the fail mode at once before
 /// the next attempt to connect.
@@ -198,22 +196,33 @@ struct Spec {
     forfeit: u64,
 }
 
-/// A bucket as the scripts read it: µs between tokens, and the tolerance (burst) in µs.
+/// A bucket as the scripts read it, in µs: the in-memory limiter's rules ([`Gcra`]), so that a
+/// bucket in Redis admits exactly what one in memory would.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
+    /// Between two tokens.
     interval: f64,
+    /// The burst's worth of intervals.
     tolerance: f64,
+    /// The bucket's size in tokens.
     burst: u64,
 }
 
 impl Bucket {
+    #[allow(clippy::cast_precision_loss)] // nanoseconds, exact below 2^53 (104 days)
     fn new(rate: &crate::Rate) -> Self {
-        let interval = rate.per.as_secs_f64() * 1e6 / rate.rate;
+        let g = Gcra::new(rate.rate, rate.per, rate.burst);
         Bucket {
-            interval,
-            tolerance: interval * f64::from(rate.burst),
-            burst: u64::from(rate.burst),
+            interval: g.interval as f64 / 1e3,
+            tolerance: g.tolerance as f64 / 1e3,
+            burst: g.burst,
         }
+    }
+
+    /// `tokens` tokens' worth of µs.
+    #[allow(clippy::cast_precision_loss)] // a token count
+    fn of(&self, tokens: i64) -> f64 {
+        self.interval * tokens as f64
     }
 }
 
@@ -236,20 +245,28 @@ pub(crate) enum Gate {
     Down(String),
 }
 
+/// What a policy's tickets need to settle in Redis: its keys and what its scripts read. Shared
+/// by the policy and its tickets (a ticket, and the task that settles it, carry it for a
+/// reference count, not a copy of each key).
+#[derive(Debug)]
+struct Keys {
+    breaker: String,
+    rate: String,
+    tokens: String,
+    spec: Option<Spec>,
+    rate_bucket: Option<Bucket>,
+    tokens_bucket: Option<Bucket>,
+    keyed: bool,
+    /// The bound of one round trip.
+    timeout: Duration,
+}
+
 /// The state of a policy declared with `redis`: what its scripts need, and its connection.
 pub(crate) struct Remote {
-    name: String,
-    fail: Fail,
-    timeout: Duration,
-    url: Option<String>,
-    breaker_key: String,
-    rate_key: String,
-    tokens_key: String,
-    keyed: bool,
-    breaker: Option<Spec>,
-    rate: Option<Bucket>,
-    tokens: Option<Bucket>,
-    /// The longest wait for a token (`wait`), as µs for the script.
+    /// As declared.
+    redis: Redis,
+    keys: Arc<Keys>,
+    /// The longest wait for a token (`wait`).
     max_wait: Nanos,
     conn: Mutex<Option<ConnectionManager>>,
     /// Held by the call that connects (it guards no data, so a panic breaks nothing: the
@@ -260,7 +277,6 @@ pub(crate) struct Remote {
     /// Why the last round trip or connection failed (what a call told to wait is told).
     last_error: Mutex<String>,
     down: AtomicBool,
-    outages: AtomicU64,
     /// Where the policy's events go.
     events: crate::sync::Arc<crate::events::Sink>,
     sync_warned: AtomicBool,
@@ -269,26 +285,28 @@ pub(crate) struct Remote {
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Remote")
-            .field("name", &self.name)
-            .field("fail", &self.fail)
-            .field("timeout", &self.timeout)
+            .field("name", &self.events.name)
+            .field("redis", &self.redis)
             .finish_non_exhaustive()
     }
 }
 
 /// An attempt admitted by the shared state: its trial slot (if the breaker was half-open) and
-/// its reserved tokens while it waits for them. Dropped unfinished (a dropped future, a panic),
-/// it gives them back from a task of its own (a failure if a panic unwinds).
+/// its reserved tokens while it waits for them. Settled by [`finish`](Self::finish); dropped
+/// unfinished (a dropped future, a panic), it settles itself from a task of its own (a failure
+/// if a panic unwinds, its slot and its reserved tokens given back otherwise).
 pub(crate) struct Ticket {
     conn: ConnectionManager,
-    timeout: Duration,
-    breaker: Option<(String, Spec)>,
+    keys: Arc<Keys>,
+    /// The request bucket's key when the limiter is keyed (`keys.rate` otherwise).
+    rate_key: Option<String>,
     gen: i64,
     trial: bool,
     /// The breaker had failures in a row when admitted: a success must clear them.
     dirty: bool,
-    /// Buckets and µs to give back while the tokens are reserved and unused.
-    refund: Vec<(String, f64)>,
+    /// The tokens reserved from the token limit.
+    cost: u64,
+    /// Waiting for its tokens: a drop gives them back.
     reserved: bool,
     done: bool,
 }
@@ -305,31 +323,31 @@ impl Remote {
     ) -> Option<Box<Remote>> {
         let r: &Redis = config.redis.as_ref()?;
         let base = format!("{}{}", r.prefix, config.name);
-        let breaker = config.breaker.map(|b| Spec {
+        let spec = config.breaker.map(|b| Spec {
             threshold: b.threshold,
             half_open: b.half_open,
             cooldown: micros(duration_to_nanos(b.cooldown)).max(1),
             forfeit: micros(duration_to_nanos(b.max_half_open.unwrap_or(b.cooldown))).max(1),
         });
-        Some(Box::new(Remote {
-            name: config.name.clone(),
-            fail: r.fail,
-            timeout: r.timeout,
-            url: r.url.clone(),
-            breaker_key: format!("{base}:breaker"),
-            rate_key: format!("{base}:rate"),
-            tokens_key: format!("{base}:tokens"),
+        let keys = Keys {
+            breaker: format!("{base}:breaker"),
+            rate: format!("{base}:rate"),
+            tokens: format!("{base}:tokens"),
+            spec,
+            rate_bucket: config.rate.as_ref().map(Bucket::new),
+            tokens_bucket: config.tokens.as_ref().map(Bucket::new),
             keyed: config.rate.is_some_and(|r| r.keyed),
-            breaker,
-            rate: config.rate.as_ref().map(Bucket::new),
-            tokens: config.tokens.as_ref().map(Bucket::new),
+            timeout: r.timeout,
+        };
+        Some(Box::new(Remote {
+            redis: r.clone(),
+            keys: Arc::new(keys),
             max_wait: crate::limiter::max_wait(config.rate.or(config.tokens).and_then(|r| r.wait)),
             conn: Mutex::new(None),
             connecting: std::panic::AssertUnwindSafe(tokio::sync::Mutex::new(())),
             retry_at: Mutex::new(None),
             last_error: Mutex::new(String::new()),
             down: AtomicBool::new(false),
-            outages: AtomicU64::new(0),
             events: events.clone(),
             sync_warned: AtomicBool::new(false),
         }))
@@ -337,13 +355,13 @@ impl Remote {
 
     /// The fail mode.
     pub(crate) fn fail(&self) -> Fail {
-        self.fail
+        self.redis.fail
     }
 
     /// The bound of one round trip: the policy's timeout, or what is left before the deadline
     /// (`limit`, ns) if less.
     pub(crate) fn bound(&self, limit: Nanos) -> Duration {
-        self.timeout.min(Duration::from_nanos(limit))
+        self.redis.timeout.min(Duration::from_nanos(limit))
     }
 
     /// A sync call of this policy: it uses the in-memory state; said once.
@@ -353,12 +371,12 @@ impl Remote {
             && !self.sync_warned.swap(true, Ordering::Relaxed)
         {
             crate::env::report(
-                &format!("redis sync {}", self.name),
+                &format!("redis sync {}", self.events.name),
                 format!(
                     "policy `{}` shares its state through Redis, but a sync call cannot wait \
                      for it: sync calls use the in-memory state (call it from async code to \
                      share it)",
-                    self.name
+                    self.events.name
                 ),
             );
         }
@@ -366,7 +384,7 @@ impl Remote {
 
     /// The client: the policy's own URL, the registered one, or `STAUNCH_REDIS_URL`.
     fn client(&self) -> Result<Client, String> {
-        if let Some(url) = &self.url {
+        if let Some(url) = &self.redis.url {
             return Client::open(url.as_str()).map_err(|e| e.to_string());
         }
         if let Some(c) = lock(&REGISTERED).clone() {
@@ -389,7 +407,8 @@ impl Remote {
         if let Some(c) = lock(&self.conn).clone() {
             return Ok(c);
         }
-        let own = bound >= self.timeout;
+        let timeout = self.redis.timeout;
+        let own = bound >= timeout;
         let started = tokio::time::Instant::now();
         let Ok(_connecting) = tokio::time::timeout(bound, self.connecting.lock()).await else {
             return Err(format!("no connection to Redis within {bound:?}"));
@@ -412,8 +431,8 @@ impl Remote {
             }
         };
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
             .set_number_of_retries(1);
         let c =
             match tokio::time::timeout(bound, ConnectionManager::new_with_config(client, config))
@@ -454,48 +473,39 @@ impl Remote {
         self.went_down(why);
     }
 
-    /// An outcome or a refund did not reach Redis in time.
+    /// An attempt's end did not reach Redis in time.
     #[cold]
     pub(crate) fn lost(&self) {
-        self.failed("Redis did not take an outcome in time");
+        self.failed("Redis did not take an attempt's outcome in time");
     }
 
+    /// The outage is told to the policy's subscribers and `tracing` (once per outage) and to
+    /// [`warnings`](crate::warnings) (once per policy: a Redis that comes and goes does not
+    /// grow the list).
     #[cold]
     fn went_down(&self, why: &str) {
         if self.down.swap(true, Ordering::AcqRel) {
             return;
         }
-        let n = self.outages.fetch_add(1, Ordering::Relaxed);
-        let then = match self.fail {
+        let then = match self.redis.fail {
             Fail::Open => "the in-memory state decides until it answers",
             Fail::Closed => "calls are rejected until it answers",
         };
         let message = format!(
             "policy `{}`: its shared state is unavailable ({why}); {then}",
-            self.name
+            self.events.name
         );
-        crate::env::report(&format!("redis down {} {n}", self.name), message);
-        self.tell(EventKind::Backend {
+        crate::env::report(&format!("redis down {}", self.events.name), message);
+        self.events.tell(EventKind::Backend {
             available: false,
             reason: why.to_owned(),
         });
     }
 
-    /// An event, to `tracing` and the subscribers.
-    #[cold]
-    fn tell(&self, kind: EventKind) {
-        if crate::trace::enabled(kind.kind()) {
-            crate::trace::event(&self.name, &kind);
-        }
-        if self.events.wants(kind.kind()) {
-            self.events.emit(kind);
-        }
-    }
-
     #[cold]
     fn came_back(&self) {
         if self.down.swap(false, Ordering::AcqRel) {
-            self.tell(EventKind::Backend {
+            self.events.tell(EventKind::Backend {
                 available: true,
                 reason: String::new(),
             });
@@ -506,15 +516,15 @@ impl Remote {
     /// taking all or nothing; a token wait longer than the policy's `wait` or than `limit`
     /// (the time left before the deadline) is a refusal. At most `bound`, connecting included.
     pub(crate) async fn admit(&self, key: u64, cost: u64, limit: Nanos, bound: Duration) -> Gate {
-        let cost = if self.tokens.is_some() { cost } else { 0 };
-        if let Some(t) = &self.tokens {
-            if cost > t.burst {
-                return Gate::Refused(Refusal::Limited(u64::MAX));
-            }
-        }
+        let keys = &*self.keys;
+        let cost = match &keys.tokens_bucket {
+            None => 0,
+            Some(t) if cost > t.burst => return Gate::Refused(Refusal::Limited(u64::MAX)),
+            Some(_) => cost,
+        };
         // a bound shorter than the policy's timeout is the caller's deadline: running out of
         // it says nothing of Redis, and must not take it down for every other call
-        let own = bound >= self.timeout;
+        let own = bound >= self.redis.timeout;
         let started = tokio::time::Instant::now();
         let mut conn = match self.connection(bound).await {
             Ok(c) => c,
@@ -526,23 +536,25 @@ impl Remote {
             }
         };
         let bound = bound.saturating_sub(started.elapsed());
-        let rate_key = match (&self.rate, self.keyed) {
-            (Some(_), true) => format!("{}:{key:016x}", self.rate_key),
-            _ => self.rate_key.clone(),
-        };
+        let rate_key =
+            (keys.rate_bucket.is_some() && keys.keyed).then(|| format!("{}:{key:016x}", keys.rate));
         let max_wait = micros(self.max_wait.min(limit));
         let mut inv = ADMIT_SCRIPT.prepare_invoke();
-        inv.key(&self.breaker_key)
-            .key(&rate_key)
-            .key(&self.tokens_key)
-            .arg(u8::from(self.breaker.is_some()))
-            .arg(self.breaker.map_or(1, |b| b.half_open))
-            .arg(self.breaker.map_or(1, |b| b.forfeit))
-            .arg(self.rate.map_or(0.0, |b| b.interval))
-            .arg(self.rate.map_or(0.0, |b| b.tolerance))
+        inv.key(&keys.breaker)
+            .key(rate_key.as_ref().unwrap_or(&keys.rate))
+            .key(&keys.tokens)
+            .arg(u8::from(keys.spec.is_some()))
+            .arg(keys.spec.map_or(1, |b| b.half_open))
+            .arg(keys.spec.map_or(1, |b| b.forfeit))
+            .arg(keys.rate_bucket.map_or(0.0, |b| b.interval))
+            .arg(keys.rate_bucket.map_or(0.0, |b| b.tolerance))
             // a call that costs nothing skips the token bucket, as in memory
-            .arg(self.tokens.filter(|_| cost > 0).map_or(0.0, |b| b.interval))
-            .arg(self.tokens.map_or(0.0, |b| b.tolerance))
+            .arg(
+                keys.tokens_bucket
+                    .filter(|_| cost > 0)
+                    .map_or(0.0, |b| b.interval),
+            )
+            .arg(keys.tokens_bucket.map_or(0.0, |b| b.tolerance))
             .arg(cost)
             .arg(max_wait);
         let reply: Vec<i64> =
@@ -573,52 +585,20 @@ impl Remote {
                 u64::try_from(reply[1]).unwrap_or(0),
             ))),
             2 => Gate::Refused(Refusal::Limited(micros_to_nanos(reply[1]))),
-            _ => {
-                let wait = micros_to_nanos(reply[1]);
-                let mut refund = Vec::new();
-                if let Some(b) = &self.rate {
-                    refund.push((rate_key, -b.interval));
-                }
-                if let (Some(b), true) = (&self.tokens, cost > 0) {
-                    #[allow(clippy::cast_precision_loss)] // a token count
-                    refund.push((self.tokens_key.clone(), -b.interval * cost as f64));
-                }
-                Gate::Admitted(
-                    Ticket {
-                        conn,
-                        timeout: self.timeout,
-                        breaker: self.breaker.map(|b| (self.breaker_key.clone(), b)),
-                        gen: reply[2],
-                        trial: reply[3] == 1,
-                        dirty: reply[5] > 0,
-                        refund,
-                        reserved: false,
-                        done: false,
-                    },
-                    wait,
-                )
-            }
-        }
-    }
-
-    /// Charges (or refunds, if negative) the token limit `tokens` tokens: a call that used
-    /// more (or fewer) than its estimate. At most the policy's timeout.
-    pub(crate) async fn charge_tokens(&self, tokens: i64) {
-        let Some(b) = &self.tokens else { return };
-        if tokens == 0 {
-            return;
-        }
-        let Some(mut conn) = lock(&self.conn).clone() else {
-            return;
-        };
-        #[allow(clippy::cast_precision_loss)] // a token count
-        let delta = b.interval * tokens as f64;
-        let mut inv = ADJUST_SCRIPT.prepare_invoke();
-        inv.key(&self.tokens_key).arg(delta);
-        match tokio::time::timeout(self.timeout, inv.invoke_async::<i64>(&mut conn)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => self.failed(&format!("Redis error: {e}")),
-            Err(_) => self.failed(&format!("Redis did not answer within {:?}", self.timeout)),
+            _ => Gate::Admitted(
+                Ticket {
+                    conn,
+                    keys: self.keys.clone(),
+                    rate_key,
+                    gen: reply[2],
+                    trial: reply[3] == 1,
+                    dirty: reply[5] > 0,
+                    cost,
+                    reserved: false,
+                    done: false,
+                },
+                micros_to_nanos(reply[1]),
+            ),
         }
     }
 }
@@ -635,74 +615,79 @@ impl Ticket {
         self.reserved = false;
     }
 
-    /// Records the attempt's outcome (and gives the tokens back if it was turned away after
-    /// admission, `refund`): at most the policy's timeout. With less than that left before
-    /// the call's deadline (`left`), from a task of its own, not waited for. Whether Redis
-    /// took it (or it was handed to a task).
-    pub(crate) async fn finish(mut self, verdict: Verdict, refund: bool, left: Duration) -> bool {
-        if left < self.timeout {
-            if !refund {
-                self.refund.clear();
-            }
-            self.reserved = refund; // the drop gives the tokens back if asked
-            self.abandon(verdict);
-            return true;
-        }
+    /// Settles the attempt in Redis, in one round trip from a task of its own (so that a
+    /// caller that stops waiting, or is dropped, loses nothing): `verdict` to the breaker, its
+    /// reserved tokens given back if it was turned away after admission (`refund`), and
+    /// `extra` tokens charged (given back if negative) when it used more (fewer) than its
+    /// estimate. The task to wait for when the fleet must see it before this caller goes on
+    /// (tokens moved, a failure, a trial's end, a success that clears failures in a row);
+    /// `None` otherwise (nothing to send, or a success while closed, sent without waiting).
+    pub(crate) fn finish(
+        mut self,
+        verdict: Verdict,
+        refund: bool,
+        extra: i64,
+    ) -> Option<tokio::task::JoinHandle<bool>> {
+        self.reserved = refund;
+        let wait = refund
+            || extra != 0
+            || match verdict {
+                Verdict::Success => self.trial || self.dirty,
+                Verdict::Failure => true,
+                Verdict::Release => self.trial,
+            };
+        let task = self.settle(verdict, extra)?;
+        wait.then_some(task)
+    }
+
+    /// Spawns the round trip that settles the attempt, if it has anything to tell Redis (a
+    /// success is told even while closed with no failures in a row seen at admission: another
+    /// replica's may have come since, and a success ends them).
+    fn settle(&mut self, verdict: Verdict, extra: i64) -> Option<tokio::task::JoinHandle<bool>> {
         self.done = true;
-        let mut conn = self.conn.clone();
-        let mut ok = true;
-        if refund && !self.refund.is_empty() {
-            ok &= bounded(self.timeout, adjust(&mut conn, &self.refund)).await;
-        }
-        if let Some(o) = self.outcome(verdict) {
-            ok &= bounded(self.timeout, record(conn, o)).await;
-        }
-        ok
-    }
-
-    /// The outcome's round trip, if one is needed: never for a success while closed with no
-    /// failures in a row, nor for a release outside half-open.
-    fn outcome(&self, verdict: Verdict) -> Option<Outcome> {
-        let (key, spec) = self.breaker.clone()?;
-        let needed = match verdict {
-            Verdict::Success => self.trial || self.dirty,
-            Verdict::Failure => true,
-            Verdict::Release => self.trial,
+        let keys = &*self.keys;
+        let outcome = match (keys.spec, verdict) {
+            (None, _) => None,
+            (Some(_), Verdict::Release) if !self.trial => None,
+            (Some(spec), v) => Some((spec, v)),
         };
-        needed.then_some(Outcome {
-            key,
-            spec,
-            verdict,
-            gen: self.gen,
-            trial: self.trial,
-        })
+        let (mut rate, mut tokens) = (0.0, 0.0);
+        if self.reserved {
+            rate = keys.rate_bucket.map_or(0.0, |b| -b.interval);
+            tokens = keys
+                .tokens_bucket
+                .map_or(0.0, |b| -b.of(i64::try_from(self.cost).unwrap_or(i64::MAX)));
+        }
+        if extra != 0 {
+            tokens += keys.tokens_bucket.map_or(0.0, |b| b.of(extra));
+        }
+        if outcome.is_none() && rate == 0.0 && tokens == 0.0 {
+            return None;
+        }
+        let mut inv = SETTLE_SCRIPT.prepare_invoke();
+        inv.key(&keys.breaker)
+            .key(self.rate_key.as_ref().unwrap_or(&keys.rate))
+            .key(&keys.tokens)
+            .arg(outcome.map_or(3, |(_, v)| match v {
+                Verdict::Success => 0,
+                Verdict::Failure => 1,
+                Verdict::Release => 2,
+            }))
+            .arg(self.gen)
+            .arg(u8::from(self.trial))
+            .arg(outcome.map_or(1, |(s, _)| s.threshold))
+            .arg(outcome.map_or(1, |(s, _)| s.half_open))
+            .arg(outcome.map_or(1, |(s, _)| s.cooldown))
+            .arg(rate)
+            .arg(tokens);
+        let (mut conn, timeout) = (self.conn.clone(), keys.timeout);
+        // outside a runtime (a ticket dropped as its runtime shuts down), nothing can be sent
+        let rt = tokio::runtime::Handle::try_current().ok()?;
+        Some(rt.spawn(async move {
+            let settled = inv.invoke_async::<i64>(&mut conn);
+            matches!(tokio::time::timeout(timeout, settled).await, Ok(Ok(_)))
+        }))
     }
-}
-
-/// An outcome for the breaker's script.
-struct Outcome {
-    key: String,
-    spec: Spec,
-    verdict: Verdict,
-    gen: i64,
-    trial: bool,
-}
-
-/// Applies an outcome to the shared breaker.
-async fn record(mut conn: ConnectionManager, o: Outcome) -> ::redis::RedisResult<i64> {
-    let mut inv = RECORD_SCRIPT.prepare_invoke();
-    inv.key(o.key)
-        .arg(match o.verdict {
-            Verdict::Success => 0,
-            Verdict::Failure => 1,
-            Verdict::Release => 2,
-        })
-        .arg(o.gen)
-        .arg(u8::from(o.trial))
-        .arg(o.spec.threshold)
-        .arg(o.spec.half_open)
-        .arg(o.spec.cooldown);
-    inv.invoke_async::<i64>(&mut conn).await
 }
 
 impl Drop for Ticket {
@@ -710,59 +695,12 @@ impl Drop for Ticket {
         if self.done {
             return;
         }
-        // a dropped future or a panic: nothing can be awaited here, a task of its own does it
+        // a dropped future or a panic: nothing can be awaited here, a task of its own settles
         let verdict = if std::thread::panicking() {
             Verdict::Failure
         } else {
             Verdict::Release
         };
-        self.abandon(verdict);
+        drop(self.settle(verdict, 0));
     }
-}
-
-impl Ticket {
-    /// Tells Redis `verdict` (and gives the reserved tokens back) from a task of its own.
-    fn abandon(&mut self, verdict: Verdict) {
-        self.done = true;
-        let refund = if self.reserved {
-            std::mem::take(&mut self.refund)
-        } else {
-            Vec::new()
-        };
-        let outcome = self.outcome(verdict);
-        if outcome.is_none() && refund.is_empty() {
-            return;
-        }
-        let (mut conn, timeout) = (self.conn.clone(), self.timeout);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if !refund.is_empty() {
-                    bounded(timeout, adjust(&mut conn, &refund)).await;
-                }
-                if let Some(o) = outcome {
-                    bounded(timeout, record(conn, o)).await;
-                }
-            });
-        }
-    }
-}
-
-/// Moves each bucket's arrival time by its µs.
-async fn adjust(
-    conn: &mut ConnectionManager,
-    buckets: &[(String, f64)],
-) -> ::redis::RedisResult<i64> {
-    let mut inv = ADJUST_SCRIPT.prepare_invoke();
-    for (key, delta) in buckets {
-        inv.key(key).arg(*delta);
-    }
-    inv.invoke_async::<i64>(conn).await
-}
-
-/// Whether `f` answered without an error within `timeout`.
-async fn bounded<T>(
-    timeout: Duration,
-    f: impl std::future::Future<Output = ::redis::RedisResult<T>>,
-) -> bool {
-    matches!(tokio::time::timeout(timeout, f).await, Ok(Ok(_)))
 }
