@@ -206,19 +206,67 @@ fn a_sync_call_uses_the_in_memory_state_and_says_so() {
     assert_eq!(said, 1);
 }
 
+/// A field of `INFO <section>` (`name:value`), as a number.
+fn info(conn: &mut redis::Connection, section: &str, field: &str) -> u64 {
+    let text: String = redis::cmd("INFO").arg(section).query(conn).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no `{field}` in INFO {section}: {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Many first calls at once: one connects, the others wait for its connection (within their
-/// bound) instead of failing.
+/// bound) instead of failing, or connecting on their own.
+///
+/// The server counts every connection it ever accepted (`INFO stats`
+/// `total_connections_received`): the count after the calls less the count before, read on
+/// one connection of the test's own opened before, is what the policy opened, including any
+/// connection a call opened and dropped again (which `connected_clients` would miss). A policy
+/// whose calls each connected on their own would open 16.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_calls_share_one_connection() {
+    const CALLS: usize = 16;
     let server = Server::start();
+    let mut own = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .expect("the test's own connection");
     let p = policy("first-calls", Redis::new().url(&server.url()).fail_closed());
-    let calls: Vec<_> = (0..16)
+    let before = info(&mut own, "stats", "total_connections_received");
+    // every call is spawned and waits at the barrier before any asks: the first calls overlap
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(CALLS));
+    let calls: Vec<_> = (0..CALLS)
         .map(|_| {
-            let p = p.clone();
-            tokio::spawn(async move { call(&p).await })
+            let (p, start) = (p.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                call(&p).await
+            })
         })
         .collect();
     for c in calls {
         assert_eq!(c.await.unwrap(), Ok(1));
     }
+    // the calls went through Redis (fail closed: an outage would have been an error), and
+    // left its bucket there
+    let exists: u8 = redis::cmd("EXISTS")
+        .arg("staunch:first-calls:rate")
+        .query(&mut own)
+        .unwrap();
+    assert_eq!(exists, 1);
+    let opened = info(&mut own, "stats", "total_connections_received") - before;
+    assert_eq!(
+        opened, 1,
+        "the policy opened {opened} connections for {CALLS} first calls"
+    );
+    // and it is still open, the one the policy's scripts run on (`CLIENT LIST` names each
+    // connection's last command; a connection closed before is not listed, or not as this)
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut own).unwrap();
+    let scripts = list
+        .lines()
+        .filter(|l| l.contains(" cmd=evalsha ") || l.contains(" cmd=eval "))
+        .count();
+    assert_eq!(scripts, 1, "{list}");
 }

@@ -1,6 +1,9 @@
 //! Rates and budgets the builder refuses, and the warning a rate from the environment that is
 //! not a positive number gets.
 
+use std::time::Duration;
+
+use staunch_runtime::redis::Redis;
 use staunch_runtime::{warnings, Policy, Retry};
 
 fn refusal(b: staunch_runtime::PolicyBuilder) -> String {
@@ -83,4 +86,61 @@ fn a_rate_from_the_environment_that_is_not_positive_is_reported_as_such() {
         );
         assert!(w.contains(&want), "{want} in {w:#?}");
     }
+}
+
+#[test]
+fn a_redis_timeout_must_be_greater_than_0_and_at_most_60s() {
+    for (t, what) in [
+        (Duration::ZERO, "zero"),
+        (
+            Duration::from_secs(60) + Duration::from_nanos(1),
+            "just past 60 s",
+        ),
+        (Duration::from_secs(61), "61 s"),
+        (Duration::MAX, "the longest duration"),
+    ] {
+        assert_eq!(
+            refusal(
+                Policy::builder("val-redis-timeout")
+                    .rps(1.0)
+                    .redis(Redis::new().timeout(t))
+            ),
+            "policy `val-redis-timeout`: `redis(timeout)` must be greater than 0 and at most 60s",
+            "{what}"
+        );
+    }
+    for (t, name) in [
+        (Duration::from_nanos(1), "val-redis-timeout-1ns"),
+        (Redis::MAX_TIMEOUT, "val-redis-timeout-60s"),
+    ] {
+        let p = Policy::builder(name)
+            .rps(1.0)
+            .redis(Redis::new().timeout(t))
+            .build()
+            .unwrap();
+        assert_eq!(p.config().redis.as_ref().unwrap().timeout_value(), t);
+    }
+}
+
+/// The URL is checked at build, not at the first call.
+#[cfg(feature = "redis")]
+#[test]
+fn a_redis_url_that_does_not_parse_is_refused() {
+    for url in ["http://nope", "not a url", ""] {
+        let e = refusal(
+            Policy::builder("val-redis-url")
+                .rps(1.0)
+                .redis(Redis::new().url(url)),
+        );
+        let why = e
+            .strip_prefix("policy `val-redis-url`: `redis(url)` does not parse: ")
+            .unwrap_or_else(|| panic!("{url:?}: {e}"));
+        // the rest is redis-rs's own words
+        assert!(!why.is_empty(), "{url:?}: {e}");
+    }
+    assert!(Policy::builder("val-redis-url-ok")
+        .rps(1.0)
+        .redis(Redis::new().url("redis://127.0.0.1:1/0"))
+        .build()
+        .is_ok());
 }
