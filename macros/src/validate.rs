@@ -574,13 +574,14 @@ static REDIS: &[Row<RedisConfig>] = &[
         }
     }),
     value("timeout", "timeout = \"50ms\"", |c, v, e| {
-        let Some(d) = v.positive_duration(e) else {
+        let Some(d) = v.duration(e) else {
             return;
         };
-        if d > 60_000_000_000 {
+        if d == 0 || d > 60_000_000_000 {
             e.at(
                 syn::spanned::Spanned::span(v.expr),
-                "`timeout` of `redis` must be at most 60s: a call never waits longer for Redis",
+                "`timeout` of `redis` must be greater than 0 and at most 60s (a call never waits \
+                 longer for Redis): write e.g. `timeout = \"50ms\"`",
             );
         } else {
             c.timeout = Some(d);
