@@ -169,11 +169,6 @@ pub struct Call<'p, R: IsResult> {
     /// When the call's deadline passes, set at its first attempt; 0 without a deadline (the
     /// time base starts a year ahead of the monotonic clock, so no deadline falls at 0).
     until: Nanos,
-    /// The backoff before the next attempt of an attempt Redis admitted: waited once Redis has
-    /// its outcome (so that a call dropped during it loses nothing, and the fleet sees the
-    /// failure at once).
-    #[cfg(feature = "redis")]
-    backoff: Duration,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -260,10 +255,12 @@ enum Settled<R> {
 }
 
 /// The body of an async attempt, shared by its two entries (`Call::attempt_async_args` for
-/// the builder's loop, `Call::attempt_async_each` for the attribute's): `$this` the call, `$req`
-/// its request, `$f` the body's future.
+/// the builder's loop, `Call::attempt_async_each` for the attribute's, `Call::attempt_shared`
+/// for an attempt Redis admitted): `$this` the call, `$req` its request, `$f` the body's future,
+/// `$backoff` what an attempt of mode [`SHARED`] does with its backoff instead of waiting it
+/// (a closure; the other modes wait it, and pass one that is never called).
 macro_rules! attempt_async_body {
-    ($this:ident, $req:ident, $f:ident) => {{
+    ($this:ident, $req:ident, $f:ident, $backoff:expr) => {{
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
@@ -357,7 +354,7 @@ macro_rules! attempt_async_body {
                     };
                 #[cfg(feature = "redis")]
                 if MODE == SHARED {
-                    $this.backoff = wait; // waited once Redis has the outcome
+                    ($backoff)(wait); // waited once Redis has the outcome
                     return Step::Again;
                 }
                 Box::pin(tokio::time::sleep(wait)).await;
@@ -405,7 +402,7 @@ macro_rules! attempt_async_body {
         };
         #[cfg(feature = "redis")]
         if MODE == SHARED {
-            $this.backoff = wait; // waited once Redis has the outcome
+            ($backoff)(wait); // waited once Redis has the outcome
             return Step::Again;
         }
         tokio::time::sleep(wait).await;
@@ -541,7 +538,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         args: AsyncArgs<'_, 'p, R, F>,
     ) -> Step<R> {
         let AsyncArgs { call, req, f } = args;
-        attempt_async_body!(call, req, f)
+        attempt_async_body!(call, req, f, |_| {})
     }
 
     /// The attribute's attempt (see [`attempt_async_args`](Self::attempt_async_args)). `MODE`:
@@ -553,7 +550,22 @@ impl<'p, R: IsResult> Call<'p, R> {
         req: Req,
         f: F,
     ) -> Step<R> {
-        attempt_async_body!(call, req, f)
+        attempt_async_body!(call, req, f, |_| {})
+    }
+
+    /// An attempt Redis admitted ([`SHARED`]): only the hold-off is left of the admission, and
+    /// the backoff before a retry is not waited but written to `backoff`, to be waited once
+    /// Redis has the outcome (so that the fleet sees a failure at once, and a call dropped
+    /// during its backoff has lost nothing).
+    #[cfg(feature = "redis")]
+    pub(crate) async fn attempt_shared<F: Future<Output = R>>(
+        call: &mut Self,
+        req: Req,
+        f: F,
+        backoff: &mut Duration,
+    ) -> Step<R> {
+        const MODE: u8 = SHARED;
+        attempt_async_body!(call, req, f, |wait| *backoff = wait)
     }
 
     /// Chaos's draw for an attempt that holds its pass and slot: its fault, and its wait
@@ -1167,8 +1179,6 @@ impl Plan {
             rejected: None,
             started: 0,
             until: 0,
-            #[cfg(feature = "redis")]
-            backoff: Duration::ZERO,
             _result: PhantomData,
         }
     }

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{Call, IsResult, Req, Step, LOCAL, SHARED};
+use super::{Call, IsResult, Req, Step, LOCAL};
 use crate::events::Part;
 use crate::redis::{Fail, Gate, Remote, Verdict};
 use crate::shared::Refusal;
@@ -49,7 +49,8 @@ impl<'p, R: IsResult> Call<'p, R> {
         }
         // the in-memory parts must not count this attempt: its usage is reconciled here
         let usage = self.usage.take();
-        let step = Self::attempt_async_each::<SHARED, F>(self, req, f).await;
+        let mut backoff = Duration::ZERO;
+        let step = Self::attempt_shared(self, req, f, &mut backoff).await;
         self.usage = usage;
         let (verdict, refund) = match &step {
             Step::Again => (Verdict::Failure, false),
@@ -77,7 +78,6 @@ impl<'p, R: IsResult> Call<'p, R> {
                 remote.lost();
             }
         }
-        let backoff = std::mem::take(&mut self.backoff);
         if !backoff.is_zero() {
             tokio::time::sleep(backoff).await;
         }
