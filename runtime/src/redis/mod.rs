@@ -4,17 +4,23 @@
 //! In one process nothing changes: a policy keeps its state in memory unless it is declared
 //! with [`Redis`] (`redis(…)` in the attribute, [`PolicyBuilder::redis`](crate::PolicyBuilder::redis)
 //! in the builder). Such a policy's rate limit (`rps`/`rpm`, keyed or not), token limit (`tpm`)
-//! and breaker of failures in a row are then decided by Redis, in one script run per admission
-//! (one round trip, atomic, on the server's clock), so that a fleet of replicas shares one
-//! quota and one breaker: a replica that opens the breaker opens it for all, the cooldown is
-//! the same everywhere and half-open trials are counted across the fleet.
+//! and breaker of failures in a row are then decided by Redis, so that a fleet of replicas
+//! shares one quota and one breaker: a replica that opens the breaker opens it for all, the
+//! cooldown is the same everywhere and half-open trials are counted across the fleet.
+//!
+//! An attempt costs one script run to be admitted (one round trip, atomic, on the server's
+//! clock) and one more as it ends, if the fleet must hear of it: the breaker's outcome (a
+//! success too, which ends failures in a row), tokens given back or charged. The second is
+//! sent from a task of its own, so that a call dropped meanwhile loses nothing, and waited for
+//! (within the call's deadline) unless it is a success while the breaker is closed. A retry's
+//! backoff is waited after it.
 //!
 //! The server is found at run time, the first of: the policy's own [`Redis::url`], the client
 //! given to `register`, the `STAUNCH_REDIS_URL` variable. None found, or the server down or
 //! slower than the policy's [`timeout`](Redis::timeout), the policy's [`Fail`] mode decides:
-//! [`Fail::Open`] lets the policy's in-memory state take over (reported once per outage in
-//! [`warnings`](crate::warnings), as an [`EventKind::Backend`](crate::events::EventKind::Backend)
-//! event and, with the `tracing` feature, a warning), [`Fail::Closed`] rejects the call
+//! [`Fail::Open`] lets the policy's in-memory state take over (reported once per outage as an
+//! [`EventKind::Backend`](crate::events::EventKind::Backend) event and, with the `tracing`
+//! feature, a warning; listed once per policy in [`warnings`](crate::warnings)), [`Fail::Closed`] rejects the call
 //! with [`Error::BackendUnavailable`](crate::Error::BackendUnavailable). Either way a call
 //! never waits on Redis longer than the policy's timeout, nor past its deadline, and the
 //! connection comes back by itself once the server answers again.
