@@ -13,7 +13,7 @@ mod redis_server;
 use std::time::{Duration, Instant};
 
 use staunch::redis::Redis;
-use staunch::{Error, Policy};
+use staunch::{Breaker, Error, Policy};
 
 /// Latencies of every admission of one client, in ns.
 type Samples = Vec<u64>;
@@ -85,38 +85,52 @@ fn main() {
     println!("|---|---|---|---|---|");
     for clients in [1usize, 4] {
         rt.block_on(async {
-            // one policy per client, each with its own connection as replicas would have, all
-            // on one bucket: names of their own whose prefix + name is the same key
-            let word = if clients == 1 { "solo" } else { "team" };
-            let policies: Vec<Policy> = (0..clients)
-                .map(|i| {
-                    Policy::builder(&word[i..])
-                        .rps(1e9)
-                        .burst(u32::MAX)
-                        .redis(
+            for (what, breaker) in [
+                ("staunch GCRA script (`call_async`)", false),
+                ("staunch GCRA + shared breaker (`call_async`)", true),
+            ] {
+                // one policy per client, each with its own connection as replicas would have,
+                // all on one bucket: names of their own whose prefix + name is the same key
+                // (a name is one policy per process: each row's names are its own)
+                let word = match (clients, breaker) {
+                    (1, false) => "solo",
+                    (1, true) => "SOLO",
+                    (_, false) => "team",
+                    (_, true) => "TEAM",
+                };
+                let policies: Vec<Policy> = (0..clients)
+                    .map(|i| {
+                        let mut b = Policy::builder(&word[i..]).rps(1e9).burst(u32::MAX);
+                        if breaker {
+                            // every success is settled too (not waited for): it ends failures
+                            // in a row that other replicas may have recorded
+                            b = b.breaker(Breaker::new().threshold(5));
+                        }
+                        b.redis(
                             Redis::new()
                                 .url(&server.url())
-                                .prefix(&format!("bench:{}", &word[..i]))
+                                .prefix(&format!("bench{breaker}:{}", &word[..i]))
                                 .timeout(Duration::from_secs(1)),
                         )
                         .build()
                         .unwrap()
-                })
-                .collect();
-            // warm up: connect and load the script
-            for p in &policies {
-                let _: Result<(), Error> = p.call_async(|| async { Ok(()) }).await;
+                    })
+                    .collect();
+                // warm up: connect and load the scripts
+                for p in &policies {
+                    let _: Result<(), Error> = p.call_async(|| async { Ok(()) }).await;
+                }
+                let until = Instant::now() + run;
+                let tasks: Vec<_> = policies
+                    .into_iter()
+                    .map(|p| tokio::spawn(ours(p, until)))
+                    .collect();
+                let mut samples = Vec::new();
+                for t in tasks {
+                    samples.push(t.await.unwrap());
+                }
+                report(what, clients, run, samples);
             }
-            let until = Instant::now() + run;
-            let tasks: Vec<_> = policies
-                .into_iter()
-                .map(|p| tokio::spawn(ours(p, until)))
-                .collect();
-            let mut samples = Vec::new();
-            for t in tasks {
-                samples.push(t.await.unwrap());
-            }
-            report("staunch GCRA script (`call_async`)", clients, run, samples);
 
             let client = redis::Client::open(server.url()).unwrap();
             let mut conns = Vec::new();
