@@ -187,23 +187,23 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// The body of an async attempt, polled in the attempt's span (if any) with its panic caught:
-/// `Ok(out)`, or `Err(panic)` to record and resume. A future of its own rather than `poll_fn`,
-/// so that its poll is always inlined into the attempt's (with a span's work out of line, it
-/// was not: +20 Ir a call).
-struct Caught<'b, F> {
+/// The body of an async attempt, polled in the attempt's span (`S`: `()` for none) with its
+/// panic caught: `Ok(out)`, or `Err(panic)` to record and resume. A future of its own rather
+/// than `poll_fn`, so that its poll is always inlined into the attempt's (with a span's work
+/// out of line, it was not: +20 Ir a call).
+struct Caught<'b, F, S> {
     body: Pin<&'b mut F>,
-    span: trace::BodySpan,
+    span: S,
 }
 
-impl<F: Future> Future for Caught<'_, F> {
+impl<F: Future, S: trace::PollIn> Future for Caught<'_, F, S> {
     type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
 
     #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let body = &mut this.body;
-        this.span.poll(
+        this.span.poll_in(
             || match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
@@ -256,18 +256,34 @@ enum Settled<R> {
 
 /// The body of an async attempt, shared by its two entries (`Call::attempt_async_args` for
 /// the builder's loop, `Call::attempt_async_each` for the attribute's, `Call::attempt_shared`
-/// for an attempt Redis admitted): `$this` the call, `$req` its request, `$f` the body's future,
-/// `$backoff` what an attempt of mode [`SHARED`] does with its backoff instead of waiting it
-/// (a closure; the other modes wait it, and pass one that is never called).
+/// for an attempt Redis admitted) and by the path of an attempt that a `tracing` subscriber may
+/// want a span of (`Call::attempt_async_traced`): `$this` the call, `$req` its request, `$f`
+/// the body's future, `$backoff` what an attempt of mode [`SHARED`] does with its backoff
+/// instead of waiting it (a closure; the other modes wait it, and pass one that is never
+/// called); `plain` with `$out`, the traced path's out-parameter for its backoff, or `traced`.
 macro_rules! attempt_async_body {
-    ($this:ident, $req:ident, $f:ident, $backoff:expr) => {{
+    ($this:ident, $req:ident, $f:ident, $backoff:expr, plain, $out:expr) => {
+        attempt_async_body!($this, $req, $f, $backoff, plain, (), $out)
+    };
+    ($this:ident, $req:ident, $f:ident, $backoff:expr, traced) => {
+        attempt_async_body!(
+            $this,
+            $req,
+            $f,
+            $backoff,
+            traced,
+            trace::BodySpan::open(&$this.plan.shared.name, $this.retries),
+            ()
+        )
+    };
+    ($this:ident, $req:ident, $f:ident, $backoff:expr, $kind:ident, $span:expr, $out:expr) => {{
         // Each await below keeps only what it needs in the future: values that are dead by then
         // are scoped out in blocks (a moved-from local still takes room until its scope ends).
         // That took the attempt's future from 360 to 256 bytes around a small body. Every
         // attempt's future is moved into its caller's, so its size is paid on every call.
         // a policy that declares `redis` (the hot path pays this branch, with the feature)
         #[cfg(feature = "redis")]
-        if MODE == PLAIN {
+        if attempt_async_body!(@plain $kind) && MODE == PLAIN {
             if let Some(remote) = $this.plan.shared.remote() {
                 return Box::pin($this.attempt_remote(remote, $req, $f)).await;
             }
@@ -275,6 +291,9 @@ macro_rules! attempt_async_body {
         let limit = $this.limit::<false>();
         let shared = &*$this.plan.shared;
         let traced = $this.start::<false>();
+        // an attempt that a `tracing` subscriber may want a span of goes its own way (cold,
+        // boxed), so that this future carries no span: the untraced attempt pays this branch
+        attempt_async_body!(@traced $kind, $this, $req, $f, traced, $out);
         // matched where it is made: a `Result` held in a local and matched after costs 9 Ir a
         // call (measured)
         #[cfg(feature = "redis")]
@@ -371,7 +390,7 @@ macro_rules! attempt_async_body {
                 // the body is polled in the attempt's span, if it has one
                 let caught = Caught {
                     body: body.as_mut(),
-                    span: trace::BodySpan::open(traced, &shared.name, $this.retries),
+                    span: $span,
                 };
                 let caught = match cut {
                     None => caught.await,
@@ -408,6 +427,25 @@ macro_rules! attempt_async_body {
         tokio::time::sleep(wait).await;
         Step::Again
     }};
+    (@plain plain) => {
+        true
+    };
+    (@plain traced) => {
+        false
+    };
+    // the traced path is named only in the plain one (not even in a branch never taken: the
+    // traced path of the traced path would be instantiated without end)
+    (@traced plain, $this:ident, $req:ident, $f:ident, $traced:ident, $out:expr) => {
+        #[cfg(feature = "tracing")]
+        if $traced {
+            return Box::pin(Self::attempt_async_traced::<MODE, F>($this, $req, $f, $out)).await;
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = $traced;
+    };
+    (@traced traced, $this:ident, $req:ident, $f:ident, $traced:ident, $out:expr) => {
+        let _ = $traced;
+    };
 }
 
 /// The arguments of an async attempt, in one value (see `Call::attempt_async_args`).
@@ -538,7 +576,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         args: AsyncArgs<'_, 'p, R, F>,
     ) -> Step<R> {
         let AsyncArgs { call, req, f } = args;
-        attempt_async_body!(call, req, f, |_| {})
+        attempt_async_body!(call, req, f, |_| {}, plain, &mut Duration::default())
     }
 
     /// The attribute's attempt (see [`attempt_async_args`](Self::attempt_async_args)). `MODE`:
@@ -550,7 +588,7 @@ impl<'p, R: IsResult> Call<'p, R> {
         req: Req,
         f: F,
     ) -> Step<R> {
-        attempt_async_body!(call, req, f, |_| {})
+        attempt_async_body!(call, req, f, |_| {}, plain, &mut Duration::default())
     }
 
     /// An attempt Redis admitted ([`SHARED`]): only the hold-off is left of the admission, and
@@ -565,7 +603,25 @@ impl<'p, R: IsResult> Call<'p, R> {
         backoff: &mut Duration,
     ) -> Step<R> {
         const MODE: u8 = SHARED;
-        attempt_async_body!(call, req, f, |wait| *backoff = wait)
+        attempt_async_body!(call, req, f, |wait| *backoff = wait, plain, &mut *backoff)
+    }
+
+    /// An attempt that a `tracing` subscriber may want a span of (its policy's mark
+    /// `Kinds::TRACING`), from the start of a plain one of mode `MODE`: the same attempt, its
+    /// body polled in the span (`trace::BodySpan`), its backoff written to `backoff` in mode
+    /// [`SHARED`] (see `attempt_shared`). Boxed and cold, so that the plain attempt's future
+    /// carries no span.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    #[cold]
+    #[inline(never)]
+    async fn attempt_async_traced<const MODE: u8, F: Future<Output = R>>(
+        call: &mut Self,
+        req: Req,
+        f: F,
+        backoff: &mut Duration,
+    ) -> Step<R> {
+        attempt_async_body!(call, req, f, |wait| *backoff = wait, traced)
     }
 
     /// Chaos's draw for an attempt that holds its pass and slot: its fault, and its wait

@@ -190,86 +190,48 @@ fn attempt_span(policy: &str, retries: u32) -> tracing::Span {
     tracing::debug_span!(target: TARGET, SPAN, policy = %policy, attempt)
 }
 
-/// The span of an async attempt's body, if a subscriber wanted it when the attempt began: entered
-/// around each poll of the body, so that what the body logs is in it. Kept with the poll of the
-/// body (one word: most attempts have none, so it is boxed), and closed when the body is done.
-/// staunch's own events of the attempt carry its `policy` and `attempt` as fields instead.
+/// How an async attempt's body is polled: as it is (`()`, every attempt that no subscriber may
+/// want a span of), or in its span (`BodySpan`, feature `tracing`).
+pub(crate) trait PollIn: Unpin {
+    /// `poll()`, in the span if there is one.
+    fn poll_in<T>(&self, poll: impl FnOnce() -> T) -> T;
+}
+
+impl PollIn for () {
+    #[inline(always)]
+    fn poll_in<T>(&self, poll: impl FnOnce() -> T) -> T {
+        poll()
+    }
+}
+
+/// The span of an async attempt's body, entered around each poll of the body, so that what the
+/// body logs is in it, and closed when the body is done. staunch's own events of the attempt
+/// carry its `policy` and `attempt` as fields instead.
+///
+/// Only an attempt that a subscriber may want a span of has one: it runs on a path of its own
+/// (`Call::attempt_async_traced`, boxed), so that the future of every other attempt carries no
+/// span, nor a test of one. A span in the attempt's own future (an `Option<Box<Span>>`, `None`
+/// here, tested at each poll and at its drop) cost +20 Ir a call on the smallest async call.
 /// A span around the whole attempt measured +25 to +150 Ir a call however it was held (an
 /// `async fn` around the attempt's future, `Instrumented`, a wrapper of our own, a choice
 /// between two futures, the span in the attempt's future or in the call): each adds a move of
 /// the attempt's future or drop glue on its way out.
 #[cfg(feature = "tracing")]
-pub(crate) struct BodySpan(Option<Box<tracing::Span>>);
+pub(crate) struct BodySpan(tracing::Span);
 
 #[cfg(feature = "tracing")]
 impl BodySpan {
-    /// The span of an attempt of `policy` after `retries` retries, if `traced`.
-    #[inline(always)]
-    pub(crate) fn open(traced: bool, policy: &str, retries: u32) -> Self {
-        BodySpan(if traced {
-            Self::make(policy, retries)
-        } else {
-            None
-        })
-    }
-
-    /// The span, unless no subscriber wants it after all (`traced` says only that one may).
-    #[cold]
-    #[inline(never)]
-    fn make(policy: &str, retries: u32) -> Option<Box<tracing::Span>> {
-        let span = attempt_span(policy, retries);
-        (!span.is_disabled()).then(|| Box::new(span))
-    }
-
-    /// `poll()`, in the span if there is one. Without one, a branch: the span's work is out of
-    /// line, so that the poll of the body stays inlined where it is.
-    #[inline(always)]
-    pub(crate) fn poll<T>(&self, poll: impl FnOnce() -> T) -> T {
-        match &self.0 {
-            None => poll(),
-            Some(span) => Self::poll_in(span, poll),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn poll_in<T>(span: &tracing::Span, poll: impl FnOnce() -> T) -> T {
-        let _entered = span.enter();
-        poll()
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn close(span: Box<tracing::Span>) {
-        drop(span);
+    /// The span of an attempt of `policy` after `retries` retries (disabled if no subscriber
+    /// wants it after all: the mark says only that one may).
+    pub(crate) fn open(policy: &str, retries: u32) -> Self {
+        BodySpan(attempt_span(policy, retries))
     }
 }
 
 #[cfg(feature = "tracing")]
-impl Drop for BodySpan {
-    // the test inline, the closing out of line (an out-of-line drop of the box measured 9 Ir a
-    // call)
-    #[inline(always)]
-    fn drop(&mut self) {
-        if let Some(span) = self.0.take() {
-            Self::close(span);
-        }
-    }
-}
-
-/// Without the feature, no span.
-#[cfg(not(feature = "tracing"))]
-pub(crate) struct BodySpan;
-
-#[cfg(not(feature = "tracing"))]
-impl BodySpan {
-    #[inline(always)]
-    pub(crate) const fn open(_: bool, _: &str, _: u32) -> Self {
-        BodySpan
-    }
-
-    #[inline(always)]
-    pub(crate) fn poll<T>(&self, poll: impl FnOnce() -> T) -> T {
+impl PollIn for BodySpan {
+    fn poll_in<T>(&self, poll: impl FnOnce() -> T) -> T {
+        let _entered = self.0.enter();
         poll()
     }
 }
