@@ -7,7 +7,8 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use staunch_runtime::{Breaker, Error, MockClock, Policy, Retry};
+use staunch_runtime::attempt::{Req, Step};
+use staunch_runtime::{Breaker, Class, Error, MockClock, Policy, Retry};
 use tracing::field::{Field, Visit};
 use tracing::{Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -274,6 +275,41 @@ async fn an_async_call_s_body_runs_in_its_attempt_s_span() {
     let attempt = events.iter().find(|e| e.message == "attempt").unwrap();
     assert_eq!(attempt.fields["elapsed"], "5ms");
     assert_eq!(attempt.fields["verdict"], "success");
+}
+
+/// The attribute's own loop (`Call::attempt_async`) takes the traced attempt's path from its
+/// entry too (the builder's `call_async` is tested above).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_async_attempt_of_the_attribute_s_loop_runs_its_body_in_its_span() {
+    let capture = Capture::default();
+    let subscriber = Registry::default().with(capture.clone().with_filter(LevelFilter::DEBUG));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let p = Policy::builder("tr-async-each").build().unwrap();
+    let mut call = p.begin::<Result<u8, Error>>(|_| Class::DEFAULT);
+    let step = call
+        .attempt_async(Req::new(), async {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            tracing::info!(target: "staunch", "inside");
+            Ok(5)
+        })
+        .await;
+    assert_eq!(step, Step::Done(Ok(5)));
+    tracing::info!(target: "staunch", "after");
+    let events = capture.events.lock().unwrap().clone();
+    let inside = events.iter().find(|e| e.message == "inside").unwrap();
+    assert_eq!(inside.span.as_deref(), Some("staunch.attempt"));
+    let after = events.iter().find(|e| e.message == "after").unwrap();
+    assert_eq!(after.span, None);
+    let attempt = events.iter().find(|e| e.message == "attempt").unwrap();
+    assert_eq!(attempt.fields["elapsed"], "3ms");
+    let spans: Vec<(String, String)> = capture
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, f)| (f["policy"].clone(), f["attempt"].clone()))
+        .collect();
+    assert_eq!(spans, [("tr-async-each".to_owned(), "1".to_owned())]);
 }
 
 #[test]
