@@ -449,3 +449,70 @@ async fn a_token_wait_past_the_deadline_after_the_round_trip_is_refused() {
     );
     busy.abort();
 }
+
+/// A request the service rightly refused (the caller's own fault).
+#[derive(Debug, PartialEq)]
+enum Mine {
+    Refused,
+    Staunch(String),
+}
+
+impl From<Error> for Mine {
+    fn from(e: Error) -> Self {
+        Mine::Staunch(e.to_string())
+    }
+}
+
+impl staunch_runtime::Classify for Mine {
+    fn is_caller_fault(&self) -> bool {
+        matches!(self, Mine::Refused)
+    }
+}
+
+/// The caller's own fault counts neither for nor against the shared breaker, as in one process:
+/// it does not open it, and a half-open trial that ends in it gives its slot back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_own_fault_counts_neither_way_in_redis() {
+    let server = Server::start();
+    let p = Policy::builder("settle-mine")
+        .breaker(
+            Breaker::new()
+                .threshold(1)
+                .half_open(1)
+                .cooldown(Duration::from_secs(3600)),
+        )
+        .redis(
+            Redis::new()
+                .url(&server.url())
+                .fail_closed()
+                .timeout(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+    let key = "staunch:settle-mine:breaker";
+    let refused = || async { Err::<u8, Mine>(Mine::Refused) };
+    assert_eq!(p.call_async_classified(refused).await, Err(Mine::Refused));
+    // not a failure: closed still (a failure would have opened it, threshold 1)
+    assert_eq!(
+        p.call_async_classified(|| async { Ok::<u8, Mine>(1) })
+            .await,
+        Ok(1)
+    );
+    assert_ne!(server.command(&["HGET", key, "s"]).as_deref(), Some("1"));
+    // a trial that ends in it: its slot back, the next call is the trial
+    assert_eq!(
+        p.call_async_classified(|| async { Err::<u8, Mine>(Mine::Staunch("down".into())) })
+            .await,
+        Err(Mine::Staunch("down".into()))
+    );
+    assert_eq!(server.command(&["HGET", key, "s"]).as_deref(), Some("1"));
+    server.command(&["HSET", key, "until", "0"]);
+    assert_eq!(p.call_async_classified(refused).await, Err(Mine::Refused));
+    assert_eq!(server.command(&["HGET", key, "tr"]).as_deref(), Some("0"));
+    assert_eq!(
+        p.call_async_classified(|| async { Ok::<u8, Mine>(2) })
+            .await,
+        Ok(2)
+    );
+    assert_eq!(server.command(&["HGET", key, "s"]).as_deref(), Some("0"));
+}
