@@ -9,40 +9,13 @@ mod redis_server;
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis_server::calls::{backing_off, closed, down, failing, holding, until, HANG};
 use redis_server::Server;
 use staunch_runtime::redis::Redis;
-use staunch_runtime::{Breaker, Error, Policy, Retry};
+use staunch_runtime::{Breaker, Error, Policy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-
-/// How long a poll of Redis may take to see what a task sends (a hang detector, not a timing
-/// assertion: each poll ends as soon as Redis shows it).
-const HANG: Duration = Duration::from_secs(20);
-
-fn down() -> Result<u8, Error> {
-    Err(Error::Injected {
-        policy: "upstream".into(),
-    })
-}
-
-/// Polls `command` until its answer is `want` (bounded by [`HANG`]).
-async fn until(server: &Server, command: &[&str], want: &str) {
-    let seen = async {
-        loop {
-            if server.command(command).as_deref() == Some(want) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(HANG, seen).await.unwrap_or_else(|_| {
-        panic!(
-            "{command:?} never answered {want:?} (last: {:?})",
-            server.command(command)
-        )
-    });
-}
 
 /// A failure is settled in Redis before the retry's backoff: a replica sees the breaker open
 /// while the failing call still waits to retry, and a call dropped during its backoff has lost
@@ -51,41 +24,8 @@ async fn until(server: &Server, command: &[&str], want: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_reaches_redis_before_the_backoff() {
     let server = Server::start();
-    let p = Policy::builder("settle-backoff")
-        .retry(
-            Retry::new()
-                .max(3)
-                .delay(Duration::from_secs(3600))
-                .jitter(0.0),
-        )
-        .breaker(
-            Breaker::new()
-                .threshold(1)
-                .cooldown(Duration::from_secs(3600)),
-        )
-        .redis(
-            Redis::new()
-                .url(&server.url())
-                .fail_closed()
-                .timeout(Duration::from_secs(5)),
-        )
-        .build()
-        .unwrap();
-    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
-    let call = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let mut failed = Some(failed_tx);
-            p.call_async(|| {
-                if let Some(tx) = failed.take() {
-                    tx.send(()).unwrap();
-                }
-                async { down() }
-            })
-            .await
-        }
-    });
-    failed_rx.await.unwrap();
+    let p = backing_off("settle-backoff", &server);
+    let call = failing(&p).await;
     // the call now waits an hour to retry: the failure is in Redis already
     until(
         &server,
@@ -116,12 +56,7 @@ async fn a_success_ends_failures_in_a_row_that_came_during_it() {
                 .threshold(3)
                 .cooldown(Duration::from_secs(3600)),
         )
-        .redis(
-            Redis::new()
-                .url(&server.url())
-                .fail_closed()
-                .timeout(Duration::from_secs(5)),
-        )
+        .redis(closed(&server))
         .build()
         .unwrap();
     let key = "staunch:settle-success:breaker";
@@ -154,12 +89,7 @@ async fn turned_away_after_a_shared_admission_gives_back_only_what_it_took() {
         .rpm(1.0)
         .burst(2)
         .max_inflight(1)
-        .redis(
-            Redis::new()
-                .url(&server.url())
-                .fail_closed()
-                .timeout(Duration::from_secs(5)),
-        )
+        .redis(closed(&server))
         .build()
         .unwrap();
     // a sync call takes one of the in-memory bucket's two tokens (sync calls use it)
@@ -167,24 +97,7 @@ async fn turned_away_after_a_shared_admission_gives_back_only_what_it_took() {
     let before = p.handle().signals().rate_remaining.unwrap();
     assert!(before < 1.5, "{before}");
     // one call holds the bulkhead (Redis's first token)
-    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
-    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
-    let holder = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let mut gate = Some((entered_tx, release_rx));
-            p.call_async(|| {
-                let (entered, release) = gate.take().unwrap();
-                async move {
-                    entered.send(()).unwrap();
-                    release.await.unwrap();
-                    Ok::<u8, Error>(1)
-                }
-            })
-            .await
-        }
-    });
-    entered_rx.await.unwrap();
+    let (holder, release_tx) = holding(&p).await;
     // Redis admits the next (its second token), the bulkhead turns it away
     let turned: Result<u8, Error> = p.call_async(|| async { Ok(2) }).await;
     assert!(
@@ -341,24 +254,7 @@ async fn a_call_dropped_while_it_settles_loses_nothing() {
     assert_eq!(server.command(&["HGET", key, "s"]).as_deref(), Some("1"));
     server.command(&["HSET", key, "until", "0"]);
     // the first trial holds the bulkhead
-    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
-    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
-    let holder = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let mut gate = Some((entered_tx, release_rx));
-            p.call_async(|| {
-                let (entered, release) = gate.take().unwrap();
-                async move {
-                    entered.send(()).unwrap();
-                    release.await.unwrap();
-                    Ok::<u8, Error>(1)
-                }
-            })
-            .await
-        }
-    });
-    entered_rx.await.unwrap();
+    let (holder, release_tx) = holding(&p).await;
     // the second is admitted, turned away by the bulkhead, and what it sends after its
     // admission's reply (its settlement) is held; the call is dropped meanwhile
     proxy.arm();
@@ -481,12 +377,7 @@ async fn the_callers_own_fault_counts_neither_way_in_redis() {
                 .half_open(1)
                 .cooldown(Duration::from_secs(3600)),
         )
-        .redis(
-            Redis::new()
-                .url(&server.url())
-                .fail_closed()
-                .timeout(Duration::from_secs(5)),
-        )
+        .redis(closed(&server))
         .build()
         .unwrap();
     let key = "staunch:settle-mine:breaker";

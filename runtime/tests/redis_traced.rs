@@ -7,20 +7,9 @@
 mod redis_server;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use redis_server::calls::{backing_off, failing, until};
 use redis_server::Server;
-use staunch_runtime::redis::Redis;
-use staunch_runtime::{Breaker, Error, Policy, Retry};
-
-/// How long a poll of Redis may take to see what a task sends (a hang detector).
-const HANG: Duration = Duration::from_secs(20);
-
-fn down() -> Result<u8, Error> {
-    Err(Error::Injected {
-        policy: "upstream".into(),
-    })
-}
 
 /// An attempt Redis admitted, with a `tracing` subscriber that wants its span: the traced
 /// attempt (a path of its own) settles the failure before its backoff too, its body in its
@@ -45,56 +34,14 @@ async fn a_traced_attempt_settles_before_its_backoff_too() {
             .with(Entered(entered.clone())),
     );
     let server = Server::start();
-    let p = Policy::builder("settle-traced")
-        .retry(
-            Retry::new()
-                .max(3)
-                .delay(Duration::from_secs(3600))
-                .jitter(0.0),
-        )
-        .breaker(
-            Breaker::new()
-                .threshold(1)
-                .cooldown(Duration::from_secs(3600)),
-        )
-        .redis(
-            Redis::new()
-                .url(&server.url())
-                .fail_closed()
-                .timeout(Duration::from_secs(5)),
-        )
-        .build()
-        .unwrap();
-    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
-    let call = tokio::spawn({
-        let p = p.clone();
-        async move {
-            let mut failed = Some(failed_tx);
-            p.call_async(|| {
-                let failed = failed.take();
-                async move {
-                    if let Some(tx) = failed {
-                        tx.send(()).unwrap();
-                    }
-                    down()
-                }
-            })
-            .await
-        }
-    });
-    failed_rx.await.unwrap();
-    let seen = async {
-        while server
-            .command(&["HGET", "staunch:settle-traced:breaker", "s"])
-            .as_deref()
-            != Some("1")
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(HANG, seen)
-        .await
-        .expect("the failure reached Redis during the backoff");
+    let p = backing_off("settle-traced", &server);
+    let call = failing(&p).await;
+    until(
+        &server,
+        &["HGET", "staunch:settle-traced:breaker", "s"],
+        "1",
+    )
+    .await;
     assert!(!call.is_finished(), "the call waits out its backoff");
     assert!(
         entered.load(Ordering::SeqCst) > 0,

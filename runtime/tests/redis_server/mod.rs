@@ -4,6 +4,8 @@
 //! A test that needs the server fails (never skips) when `redis-server` is missing.
 #![allow(dead_code)] // each test binary uses its part
 
+pub mod calls;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
