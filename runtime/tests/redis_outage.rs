@@ -46,13 +46,10 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
     );
     assert_eq!(call(&open).await, Ok(1));
     assert_eq!(call(&closed).await, Ok(1));
-    // the shared bucket is in Redis
-    assert_eq!(
-        server
-            .command(&["EXISTS", "staunch:outage-open:rate"])
-            .as_deref(),
-        Some(":1")
-    );
+    // both went through Redis: the closed one would have been refused, the open one would
+    // have said the outage (a bucket's key is no proof: at 100 a second it expires in 11 ms)
+    events::flush();
+    assert!(told.try_recv().is_err(), "no outage before the kill");
 
     server.kill();
     for _ in 0..20 {
@@ -63,9 +60,15 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
             Err(Error::BackendUnavailable { policy, reason }) => {
                 assert_eq!(policy, "outage-closed");
                 assert!(!reason.is_empty());
+                // a refused connection fails at once: no call waits out its bound for it (the
+                // client's own retries used to wait a second, so every attempt to reconnect
+                // timed out: "cannot connect to Redis within 500ms")
+                assert!(!waited_out(&reason), "{reason}");
             }
             other => panic!("expected BackendUnavailable, got {other:?}"),
         }
+        // 20 × 20 ms: past the 200 ms between attempts to reconnect
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // the outage is reported once per policy, not per call
     let reported: Vec<_> = staunch_runtime::warnings()
@@ -95,6 +98,32 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // the open one says so when an admission goes through Redis again
+        loop {
+            assert_eq!(call(&open).await, Ok(1));
+            events::flush();
+            if let Ok(e) = told.try_recv() {
+                assert!(
+                    matches!(
+                        e.kind,
+                        EventKind::Backend {
+                            available: true,
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(HANG, back)
+        .await
+        .expect("the shared state is used again once Redis is back");
+    // and the bucket is in Redis again (read within the bucket's life: a key that lives 11 ms
+    // is polled for, made by a call each time)
+    let bucket = async {
         loop {
             assert_eq!(call(&open).await, Ok(1));
             if server
@@ -104,20 +133,11 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
             {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    tokio::time::timeout(HANG, back)
+    tokio::time::timeout(HANG, bucket)
         .await
-        .expect("the shared state is used again once Redis is back");
-    events::flush();
-    assert!(matches!(
-        told.try_recv().map(|e| e.kind),
-        Ok(EventKind::Backend {
-            available: true,
-            ..
-        })
-    ));
+        .expect("the open policy's bucket is in Redis again");
 
     // a second outage: an event again, but still one line in `warnings()` (a Redis that comes
     // and goes must not grow the list for as long as the process lives)
@@ -175,6 +195,68 @@ async fn a_redis_that_never_answers_never_hangs_a_call() {
             Err(Error::BackendUnavailable { .. })
         ));
     }
+    drop(held);
+}
+
+/// Whether a call waited out its bound for Redis (to connect, or for an answer), by its reason.
+/// (A call told at once says "Redis is down", with the last attempt's reason.)
+fn waited_out(reason: &str) -> bool {
+    !reason.starts_with("Redis is down")
+        && (reason.contains("within") || reason.contains("timed out"))
+}
+
+/// While Redis is known to be down, only one call waits on an attempt to reconnect: the others
+/// go to the fail mode at once (they used to queue behind it, each waiting out its bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_one_call_waits_to_reconnect_not_all() {
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", mute.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in mute.incoming().take(64) {
+            conns.push(c);
+        }
+    });
+    let closed = policy("mute-many", Redis::new().url(&url).fail_closed());
+    // the first call times out connecting: Redis is down
+    let first = call(&closed).await;
+    assert!(
+        matches!(&first, Err(Error::BackendUnavailable { reason, .. }) if waited_out(reason)),
+        "{first:?}"
+    );
+    // past the 200 ms between attempts to reconnect: the next calls, at once, find one of them
+    // reconnecting (and waiting its bound), the others told so at once
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let (p, start, done) = (closed.clone(), start.clone(), done.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let out = call(&p).await;
+                (out, done.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+            })
+        })
+        .collect();
+    // one call waited out its bound reconnecting, and it was the last to end: the seven others
+    // ended before it (had they queued behind it, they would have ended after)
+    let mut waited = Vec::new();
+    for c in calls {
+        match c.await.unwrap() {
+            (Err(Error::BackendUnavailable { reason, .. }), order) => {
+                if waited_out(&reason) {
+                    waited.push(order);
+                }
+            }
+            (other, _) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        waited,
+        [7],
+        "which calls waited out their bound, by when they ended"
+    );
     drop(held);
 }
 

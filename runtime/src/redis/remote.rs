@@ -410,15 +410,30 @@ impl Remote {
         let timeout = self.redis.timeout;
         let own = bound >= timeout;
         let started = tokio::time::Instant::now();
-        let Ok(_connecting) = tokio::time::timeout(bound, self.connecting.lock()).await else {
-            return Err(format!("no connection to Redis within {bound:?}"));
+        // while Redis is known to be down, a call does not wait for another's attempt to
+        // reconnect: the fail mode decides at once (only the call that reconnects waits)
+        let _connecting = if self.down.load(Ordering::Acquire) {
+            match self.connecting.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => {
+                    return Err(format!(
+                        "Redis is down ({}); another call is reconnecting",
+                        lock(&self.last_error)
+                    ))
+                }
+            }
+        } else {
+            match tokio::time::timeout(bound, self.connecting.lock()).await {
+                Ok(guard) => guard,
+                Err(_) => return Err(format!("no connection to Redis within {bound:?}")),
+            }
         };
         if let Some(c) = lock(&self.conn).clone() {
             return Ok(c); // made while this call waited
         }
         if lock(&self.retry_at).is_some_and(|at| Instant::now() < at) {
             return Err(format!(
-                "{} (the next attempt to connect is at most {RECONNECT:?} away)",
+                "Redis is down ({}); the next attempt to connect is at most {RECONNECT:?} away",
                 lock(&self.last_error)
             ));
         }
@@ -433,7 +448,10 @@ impl Remote {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)
-            .set_number_of_retries(1);
+            // no retries of its own (their backoff starts at a second, past most bounds): a
+            // refused connection fails at once, and this policy waits `RECONNECT` before the
+            // next attempt
+            .set_number_of_retries(0);
         let c =
             match tokio::time::timeout(bound, ConnectionManager::new_with_config(client, config))
                 .await
