@@ -224,6 +224,13 @@ async fn while_redis_is_down_one_call_waits_to_reconnect_not_all() {
         matches!(&first, Err(Error::BackendUnavailable { reason, .. }) if waited_out(reason)),
         "{first:?}"
     );
+    // within the 200 ms between attempts to reconnect: told at once, no attempt made
+    match call(&closed).await {
+        Err(Error::BackendUnavailable { reason, .. }) => {
+            assert!(reason.contains("the next attempt to connect"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     // past the 200 ms between attempts to reconnect: the next calls, at once, find one of them
     // reconnecting (and waiting its bound), the others told so at once
     tokio::time::sleep(Duration::from_millis(250)).await;

@@ -74,6 +74,11 @@ async fn a_success_ends_failures_in_a_row_that_came_during_it() {
     assert_eq!(p.call_async(during).await, Ok(1));
     // told without waiting (a success while closed): polled
     until(&server, &["HGET", key, "f"], "0").await;
+    // with failures in a row at admission, a success is waited for: they are gone when the
+    // call returns
+    server.command(&["HSET", key, "f", "2"]);
+    assert_eq!(p.call_async(|| async { Ok::<u8, Error>(3) }).await, Ok(3));
+    assert_eq!(server.command(&["HGET", key, "f"]).as_deref(), Some("0"));
     // so one more failure does not open the breaker (three in a row would)
     assert_eq!(p.call_async(|| async { down() }).await, down());
     assert_eq!(p.call_async(|| async { Ok::<u8, Error>(2) }).await, Ok(2));
@@ -406,4 +411,37 @@ async fn the_callers_own_fault_counts_neither_way_in_redis() {
         Ok(2)
     );
     assert_eq!(server.command(&["HGET", key, "s"]).as_deref(), Some("0"));
+}
+
+/// A call dropped while it waits for the token Redis reserved for it gives the token back: the
+/// bucket is as if it had never asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_dropped_while_it_waits_for_its_token_gives_it_back() {
+    let server = Server::start();
+    let p = Policy::builder("settle-wait")
+        .rpm(1.0)
+        .burst(1)
+        .wait(Duration::from_secs(120))
+        .redis(closed(&server))
+        .build()
+        .unwrap();
+    let key = "staunch:settle-wait:rate";
+    assert_eq!(p.call_async(|| async { Ok::<u8, Error>(1) }).await, Ok(1));
+    let taken = server.command(&["GET", key]).unwrap();
+    // the next call waits a minute for its token, reserved in Redis
+    let waiting = tokio::spawn({
+        let p = p.clone();
+        async move { p.call_async(|| async { Ok::<u8, Error>(2) }).await }
+    });
+    let reserved = async {
+        while server.command(&["GET", key]).as_deref() == Some(taken.as_str()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(HANG, reserved)
+        .await
+        .expect("the second call reserved its token");
+    waiting.abort();
+    assert!(waiting.await.unwrap_err().is_cancelled());
+    until(&server, &["GET", key], &taken).await;
 }

@@ -43,10 +43,9 @@ impl<'p, R: IsResult> Call<'p, R> {
                 return self.rejected(Refusal::Limited(wait));
             }
             // dropped while it waits, the ticket gives the tokens back
-            ticket.reserve();
             tokio::time::sleep(Duration::from_nanos(wait)).await;
-            ticket.ran();
         }
+        ticket.ran();
         // the in-memory parts must not count this attempt: its usage is reconciled here
         let usage = self.usage.take();
         let mut backoff = Duration::ZERO;

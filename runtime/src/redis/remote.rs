@@ -306,7 +306,8 @@ pub(crate) struct Ticket {
     dirty: bool,
     /// The tokens reserved from the token limit.
     cost: u64,
-    /// Waiting for its tokens: a drop gives them back.
+    /// Not yet run (waiting for its tokens, or its admission's answer not yet taken): a drop
+    /// gives the tokens back.
     reserved: bool,
     done: bool,
 }
@@ -575,60 +576,84 @@ impl Remote {
             .arg(keys.tokens_bucket.map_or(0.0, |b| b.tolerance))
             .arg(cost)
             .arg(max_wait);
-        let reply: Vec<i64> =
-            match tokio::time::timeout(bound, inv.invoke_async::<Vec<i64>>(&mut conn)).await {
-                Ok(Ok(r)) if r.len() == 6 => r,
+        // the round trip runs in a task of its own, which makes the ticket from the answer: a
+        // call dropped meanwhile drops the task's output once it is in, and the ticket gives
+        // back what the script took (a trial's slot, the tokens)
+        let keys = self.keys.clone();
+        let answer = tokio::spawn(async move {
+            let reply = tokio::time::timeout(bound, inv.invoke_async::<Vec<i64>>(&mut conn)).await;
+            match reply {
+                Ok(Ok(r)) if r.len() == 6 && r[0] == 0 => Answer::Admitted(
+                    Ticket {
+                        conn,
+                        keys,
+                        rate_key,
+                        gen: r[2],
+                        trial: r[3] == 1,
+                        dirty: r[5] > 0,
+                        cost,
+                        reserved: true,
+                        done: false,
+                    },
+                    r[1],
+                ),
+                Ok(Ok(r)) if r.len() == 6 => Answer::Refused(r[0], r[1]),
                 Ok(Ok(r)) => {
-                    let why = format!("unexpected reply from the admission script: {r:?}");
-                    self.failed(&why);
-                    return Gate::Down(why);
+                    Answer::Failed(format!("unexpected reply from the admission script: {r:?}"))
                 }
-                Ok(Err(e)) => {
-                    let why = format!("Redis error: {e}");
-                    self.failed(&why);
-                    return Gate::Down(why);
-                }
-                Err(_) => {
-                    let why = format!("Redis did not answer within {bound:?}");
-                    if own {
-                        self.failed(&why);
-                    }
-                    return Gate::Down(why);
-                }
-            };
-        self.came_back();
+                Ok(Err(e)) => Answer::Failed(format!("Redis error: {e}")),
+                Err(_) => Answer::Late(format!("Redis did not answer within {bound:?}")),
+            }
+        });
+        let answer = match answer.await {
+            Ok(answer) => answer,
+            Err(e) => Answer::Failed(format!("the admission's task failed: {e}")),
+        };
         let micros_to_nanos = |us: i64| u64::try_from(us).unwrap_or(0).saturating_mul(1000);
-        match reply[0] {
-            1 => Gate::Refused(Refusal::Open(Duration::from_micros(
-                u64::try_from(reply[1]).unwrap_or(0),
-            ))),
-            2 => Gate::Refused(Refusal::Limited(micros_to_nanos(reply[1]))),
-            _ => Gate::Admitted(
-                Ticket {
-                    conn,
-                    keys: self.keys.clone(),
-                    rate_key,
-                    gen: reply[2],
-                    trial: reply[3] == 1,
-                    dirty: reply[5] > 0,
-                    cost,
-                    reserved: false,
-                    done: false,
-                },
-                micros_to_nanos(reply[1]),
-            ),
+        match answer {
+            Answer::Failed(why) => {
+                self.failed(&why);
+                Gate::Down(why)
+            }
+            Answer::Late(why) => {
+                if own {
+                    self.failed(&why);
+                }
+                Gate::Down(why)
+            }
+            Answer::Refused(1, after) => {
+                self.came_back();
+                Gate::Refused(Refusal::Open(Duration::from_micros(
+                    u64::try_from(after).unwrap_or(0),
+                )))
+            }
+            Answer::Refused(_, after) => {
+                self.came_back();
+                Gate::Refused(Refusal::Limited(micros_to_nanos(after)))
+            }
+            Answer::Admitted(ticket, wait) => {
+                self.came_back();
+                Gate::Admitted(ticket, micros_to_nanos(wait))
+            }
         }
     }
 }
 
-impl Ticket {
-    /// The attempt waits for its reserved tokens: until [`ran`](Self::ran), a drop gives
-    /// them back.
-    pub(crate) fn reserve(&mut self) {
-        self.reserved = true;
-    }
+/// The admission script's answer, as its task hands it over.
+enum Answer {
+    /// Admitted: the ticket, and the wait for its tokens (µs).
+    Admitted(Ticket, i64),
+    /// Turned away: by the breaker (1) or a limiter (2), and for how long (µs).
+    Refused(i64, i64),
+    /// Redis answered with an error, or not with the script's answer.
+    Failed(String),
+    /// No answer within the bound.
+    Late(String),
+}
 
-    /// The wait is over: the tokens are the attempt's.
+impl Ticket {
+    /// The wait for the tokens is over (or there was none): they are the attempt's. Until
+    /// then, a drop gives them back.
     pub(crate) fn ran(&mut self) {
         self.reserved = false;
     }
