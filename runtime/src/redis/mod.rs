@@ -30,6 +30,10 @@
 //! [`warnings`](crate::warnings); the attribute refuses `redis` on a sync function. Hedged
 //! copies (`call_hedged`) are admitted by the in-memory state too.
 //!
+//! One server (or a primary with its replicas), not Redis Cluster: a policy's keys
+//! (`<prefix><name>:breaker`, `:rate`, `:tokens`) are not tagged to one hash slot, and a
+//! Cluster refuses a script that touches keys of several slots.
+//!
 //! Not shared: the bulkhead, the hold-off of a retry-after hint, the retry budget. What
 //! [`Handle`](crate::Handle) reports (`signals`, `describe`) and what it forces or resets is the
 //! process's in-memory breaker and limiter, not the state in Redis.
