@@ -158,18 +158,25 @@ async fn redis_killed_and_restarted_each_mode_goes_on() {
     assert_eq!(reported, 1);
 }
 
-/// A server that accepts connections and never answers: every round trip runs into its bound.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_that_never_answers_never_hangs_a_call() {
+/// The URL of a server that accepts connections (64 at most) and never answers: every round
+/// trip to it runs into its bound.
+fn mute() -> String {
     let mute = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}", mute.local_addr().unwrap());
-    let held = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         // accept and hold every connection, answering nothing
         let mut conns = Vec::new();
         for c in mute.incoming().take(64) {
             conns.push(c);
         }
     });
+    url
+}
+
+/// A server that never answers: no call hangs on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_never_hangs_a_call() {
+    let url = mute();
     let open = policy("mute-open", Redis::new().url(&url));
     let closed = policy("mute-closed", Redis::new().url(&url).fail_closed());
     // a Redis timeout far past the hang detector: only the call's deadline can bound it
@@ -195,7 +202,6 @@ async fn a_redis_that_never_answers_never_hangs_a_call() {
             Err(Error::BackendUnavailable { .. })
         ));
     }
-    drop(held);
 }
 
 /// Whether a call waited out its bound for Redis (to connect, or for an answer), by its reason.
@@ -209,14 +215,7 @@ fn waited_out(reason: &str) -> bool {
 /// go to the fail mode at once (they used to queue behind it, each waiting out its bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_down_one_call_waits_to_reconnect_not_all() {
-    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://{}", mute.local_addr().unwrap());
-    let held = std::thread::spawn(move || {
-        let mut conns = Vec::new();
-        for c in mute.incoming().take(64) {
-            conns.push(c);
-        }
-    });
+    let url = mute();
     let closed = policy("mute-many", Redis::new().url(&url).fail_closed());
     // the first call times out connecting: Redis is down
     let first = call(&closed).await;
@@ -264,7 +263,6 @@ async fn while_redis_is_down_one_call_waits_to_reconnect_not_all() {
         [7],
         "which calls waited out their bound, by when they ended"
     );
-    drop(held);
 }
 
 /// No server anywhere (none registered, `STAUNCH_REDIS_URL` unset): reported once, never a
