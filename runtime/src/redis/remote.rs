@@ -15,7 +15,9 @@
 //!   a trial counts only in the half-open period, the generation, that admitted it).
 
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
@@ -272,7 +274,7 @@ pub(crate) struct Remote {
     /// Held by the call that connects (it guards no data, so a panic breaks nothing: the
     /// policy stays unwind-safe).
     connecting: std::panic::AssertUnwindSafe<tokio::sync::Mutex<()>>,
-    /// No attempt to connect before this.
+    /// No attempt to connect before this (tokio's clock, as every wait of an async call).
     retry_at: Mutex<Option<Instant>>,
     /// Why the last round trip or connection failed (what a call told to wait is told).
     last_error: Mutex<String>,
@@ -410,7 +412,7 @@ impl Remote {
         }
         let timeout = self.redis.timeout;
         let own = bound >= timeout;
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         // while Redis is known to be down, a call does not wait for another's attempt to
         // reconnect: the fail mode decides at once (only the call that reconnects waits)
         let _connecting = if self.down.load(Ordering::Acquire) {
@@ -544,7 +546,7 @@ impl Remote {
         // a bound shorter than the policy's timeout is the caller's deadline: running out of
         // it says nothing of Redis, and must not take it down for every other call
         let own = bound >= self.redis.timeout;
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let mut conn = match self.connection(bound).await {
             Ok(c) => c,
             Err(why) => {
@@ -579,76 +581,51 @@ impl Remote {
         // the round trip runs in a task of its own, which makes the ticket from the answer: a
         // call dropped meanwhile drops the task's output once it is in, and the ticket gives
         // back what the script took (a trial's slot, the tokens)
-        let keys = self.keys.clone();
+        let ticket_keys = self.keys.clone();
         let answer = tokio::spawn(async move {
-            let reply = tokio::time::timeout(bound, inv.invoke_async::<Vec<i64>>(&mut conn)).await;
-            match reply {
-                Ok(Ok(r)) if r.len() == 6 && r[0] == 0 => Answer::Admitted(
-                    Ticket {
-                        conn,
-                        keys,
-                        rate_key,
-                        gen: r[2],
-                        trial: r[3] == 1,
-                        dirty: r[5] > 0,
-                        cost,
-                        reserved: true,
-                        done: false,
-                    },
-                    r[1],
-                ),
-                Ok(Ok(r)) if r.len() == 6 => Answer::Refused(r[0], r[1]),
-                Ok(Ok(r)) => {
-                    Answer::Failed(format!("unexpected reply from the admission script: {r:?}"))
-                }
-                Ok(Err(e)) => Answer::Failed(format!("Redis error: {e}")),
-                Err(_) => Answer::Late(format!("Redis did not answer within {bound:?}")),
+            let us_to_ns = |us: i64| u64::try_from(us).unwrap_or(0).saturating_mul(1000);
+            match tokio::time::timeout(bound, inv.invoke_async::<Vec<i64>>(&mut conn)).await {
+                Ok(Ok(r)) if r.len() == 6 => Ok(match r[0] {
+                    1 => Gate::Refused(Refusal::Open(Duration::from_nanos(us_to_ns(r[1])))),
+                    2 => Gate::Refused(Refusal::Limited(us_to_ns(r[1]))),
+                    _ => Gate::Admitted(
+                        Ticket {
+                            conn,
+                            keys: ticket_keys,
+                            rate_key,
+                            gen: r[2],
+                            trial: r[3] == 1,
+                            dirty: r[5] > 0,
+                            cost,
+                            reserved: true,
+                            done: false,
+                        },
+                        us_to_ns(r[1]),
+                    ),
+                }),
+                Ok(Ok(r)) => Err((
+                    format!("unexpected reply from the admission script: {r:?}"),
+                    true,
+                )),
+                Ok(Err(e)) => Err((format!("Redis error: {e}"), true)),
+                // cut short by the caller's deadline, it says nothing of Redis
+                Err(_) => Err((format!("Redis did not answer within {bound:?}"), own)),
             }
         });
-        let answer = match answer.await {
-            Ok(answer) => answer,
-            Err(e) => Answer::Failed(format!("the admission's task failed: {e}")),
-        };
-        let micros_to_nanos = |us: i64| u64::try_from(us).unwrap_or(0).saturating_mul(1000);
-        match answer {
-            Answer::Failed(why) => {
-                self.failed(&why);
-                Gate::Down(why)
+        match answer.await {
+            Ok(Ok(gate)) => {
+                self.came_back();
+                gate
             }
-            Answer::Late(why) => {
-                if own {
+            Ok(Err((why, of_redis))) => {
+                if of_redis {
                     self.failed(&why);
                 }
                 Gate::Down(why)
             }
-            Answer::Refused(1, after) => {
-                self.came_back();
-                Gate::Refused(Refusal::Open(Duration::from_micros(
-                    u64::try_from(after).unwrap_or(0),
-                )))
-            }
-            Answer::Refused(_, after) => {
-                self.came_back();
-                Gate::Refused(Refusal::Limited(micros_to_nanos(after)))
-            }
-            Answer::Admitted(ticket, wait) => {
-                self.came_back();
-                Gate::Admitted(ticket, micros_to_nanos(wait))
-            }
+            Err(e) => Gate::Down(format!("the admission's task failed: {e}")),
         }
     }
-}
-
-/// The admission script's answer, as its task hands it over.
-enum Answer {
-    /// Admitted: the ticket, and the wait for its tokens (µs).
-    Admitted(Ticket, i64),
-    /// Turned away: by the breaker (1) or a limiter (2), and for how long (µs).
-    Refused(i64, i64),
-    /// Redis answered with an error, or not with the script's answer.
-    Failed(String),
-    /// No answer within the bound.
-    Late(String),
 }
 
 impl Ticket {
